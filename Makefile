@@ -1,0 +1,48 @@
+# Stampede: `make up` runs the whole system locally; `make test` runs every test.
+# Only Python 3.11+ is needed: uv is installed into .tools/, the project into .venv/.
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: install up test test-unit test-integration test-e2e lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(PY) -m stampede_devstack up
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+test-integration: install
+	$(PY) -m pytest -q tests/integration
+
+test-e2e: install
+	$(PY) -m pytest -q tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(foreach p,contracts runtime devstack gateway inventory orders notifier,-p stampede_$(p))
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .stampede

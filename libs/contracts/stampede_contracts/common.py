@@ -1,0 +1,122 @@
+"""Value types shared by commands, events and replies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID, uuid5
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+#: Namespace of every deterministic id in Stampede (uuid5 names below).
+STAMPEDE_NS = UUID("7d4b8a52-4c0e-4f59-9b3a-3c1f0c6a2e11")
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a timezone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Frozen(BaseModel):
+    """Base of every contract model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DropStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class HoldStatus(StrEnum):
+    ACTIVE = "active"
+    PURCHASED = "purchased"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class RejectionCode(StrEnum):
+    """Why the inventory said no; the same strings are the API's error codes."""
+
+    DROP_NOT_FOUND = "DROP_NOT_FOUND"
+    DROP_EXISTS = "DROP_EXISTS"
+    DROP_NOT_ACTIVE = "DROP_NOT_ACTIVE"
+    DROP_NOT_EMPTY = "DROP_NOT_EMPTY"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    ALREADY_RESERVED = "ALREADY_RESERVED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    NO_ACTIVE_RESERVATION = "NO_ACTIVE_RESERVATION"
+    RESERVATION_EXPIRED = "RESERVATION_EXPIRED"
+    RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND"
+    INVALID_STOCK = "INVALID_STOCK"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+
+
+Quantity = Annotated[int, Field(ge=1, le=10)]
+StockCount = Annotated[int, Field(ge=0, le=10_000_000)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Username = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class StockLevels(Frozen):
+    """The four numbers of a drop; ``available + held + sold == total_stock``."""
+
+    total_stock: StockCount
+    available: StockCount
+    held: StockCount
+    sold: StockCount
+
+
+class DropSpec(Frozen):
+    """A drop as the admin describes it (and as every event about it carries it)."""
+
+    drop_id: UUID
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    price_cents: Annotated[int, Field(ge=0, le=100_000_000)]
+    currency: Currency = "USD"
+    total_stock: StockCount
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+    draft: bool = False
+    per_user_limit: Annotated[int, Field(ge=1, le=100)] = 1
+    reservation_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+
+    def status_at(self, now: datetime) -> DropStatus:
+        """The lifecycle status is a function of the clock, never stored."""
+        if self.draft:
+            return DropStatus.DRAFT
+        if self.ends_at is not None and now >= self.ends_at:
+            return DropStatus.ENDED
+        if self.starts_at is not None and now < self.starts_at:
+            return DropStatus.SCHEDULED
+        return DropStatus.LIVE
+
+
+def command_id_for(user_id: UUID, idempotency_key: str) -> UUID:
+    """The command id of a request: the same (user, key) always gives the same id."""
+    return uuid5(STAMPEDE_NS, f"command:{user_id}:{idempotency_key}")
+
+
+def event_id_for(drop_id: UUID, seq: int) -> UUID:
+    """Event ids are deterministic so a republished event is recognised as a duplicate."""
+    return uuid5(STAMPEDE_NS, f"event:{drop_id}:{seq}")
+
+
+def reservation_id_for(command_id: UUID) -> UUID:
+    return uuid5(STAMPEDE_NS, f"reservation:{command_id}")
+
+
+def purchase_id_for(reservation_id: UUID) -> UUID:
+    """One purchase per hold: the purchase id is a function of the hold it consumed."""
+    return uuid5(STAMPEDE_NS, f"purchase:{reservation_id}")

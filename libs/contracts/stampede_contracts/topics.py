@@ -1,0 +1,81 @@
+"""The topic registry: every topic's name, partition count and key.
+
+Nothing else in the code base spells a topic name. Partition counts are the
+defaults used by the embedded stack and the deploy manifests; a deployment may
+override them through ``TopicSpec.partitions`` at creation time, never by
+renaming.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: its name, default partition count and what its key is."""
+
+    name: str
+    partitions: int
+    key: str
+    doc: str
+
+    def in_namespace(self, namespace: str) -> TopicSpec:
+        """The same topic under a deployment namespace (``TOPIC_NAMESPACE``), so several
+        systems (or test runs) can share one cluster without seeing each other."""
+        return replace(self, name=f"{namespace}.{self.name}") if namespace else self
+
+
+INVENTORY_COMMANDS = TopicSpec(
+    name="inventory.commands",
+    partitions=8,
+    key="drop_id",
+    doc="Commands to the inventory; the owner of a partition is the single writer of its drops.",
+)
+INVENTORY_EVENTS = TopicSpec(
+    name="inventory.events",
+    partitions=8,
+    key="drop_id",
+    doc="Every decision of the inventory, in per-drop order (seq rises by one per event).",
+)
+INVENTORY_REPLIES = TopicSpec(
+    name="inventory.replies",
+    partitions=4,
+    key="reply_to",
+    doc="Answers to commands that carried reply_to; each gateway keeps those addressed to it.",
+)
+DEAD_LETTERS = TopicSpec(
+    name="stampede.dead-letters",
+    partitions=1,
+    key="source topic",
+    doc="Messages no consumer could decode or apply, with the reason in the headers.",
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    INVENTORY_COMMANDS,
+    INVENTORY_EVENTS,
+    INVENTORY_REPLIES,
+    DEAD_LETTERS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The registry resolved for one deployment namespace; services hold one of these."""
+
+    commands: TopicSpec
+    events: TopicSpec
+    replies: TopicSpec
+    dead_letters: TopicSpec
+
+    @classmethod
+    def for_namespace(cls, namespace: str = "") -> Topics:
+        return cls(
+            commands=INVENTORY_COMMANDS.in_namespace(namespace),
+            events=INVENTORY_EVENTS.in_namespace(namespace),
+            replies=INVENTORY_REPLIES.in_namespace(namespace),
+            dead_letters=DEAD_LETTERS.in_namespace(namespace),
+        )
+
+    def all(self) -> tuple[TopicSpec, ...]:
+        return (self.commands, self.events, self.replies, self.dead_letters)

@@ -1,0 +1,1 @@
+"""The embedded stack: broker, database and services as local processes."""

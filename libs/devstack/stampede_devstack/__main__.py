@@ -1,0 +1,56 @@
+"""``python -m stampede_devstack up``: run the whole system until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from .stack import Stack, StackSettings
+
+
+def up() -> int:
+    settings = StackSettings()
+    stack = Stack.from_settings(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print("starting Stampede (embedded broker and database unless given)...", flush=True)
+    try:
+        stack.start()
+    except Exception as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"""
+Stampede is up.
+  API            {stack.gateway_url}            (docs: {stack.gateway_url}/docs)
+  WebSocket      {stack.notifier_ws_url}
+  orders (int.)  http://127.0.0.1:{stack.orders_port}
+  broker         {stack.kafka_bootstrap_servers}
+  database       {stack.database_url}
+  admin          username {stack.admin_username!r}  password {stack.admin_password!r}
+  logs           {stack.state_dir / 'logs'}
+Press Ctrl-C to stop.""", flush=True)
+    try:
+        while not stop.wait(1.0):
+            for name, proc in stack.services.items():
+                if not proc.running:
+                    print(f"{name} exited; restarting it", file=sys.stderr, flush=True)
+                    proc.start()
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+    return 0
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else "up"
+    if command == "up":
+        return up()
+    print("usage: python -m stampede_devstack up", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""Free-port and readiness helpers for local processes."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not listen on 127.0.0.1:{port} in {timeout_s:.0f}s")
+        time.sleep(0.05)

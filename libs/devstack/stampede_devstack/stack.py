@@ -1,0 +1,170 @@
+"""The whole system on one machine: broker, database, topics and the four services.
+
+Used by ``make up`` (through ``python -m stampede_devstack up``) and by the
+integration and end-to-end tests, so what the tests drive is what users run.
+A broker or database named by ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL``
+is used instead of starting the embedded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .broker import EmbeddedBroker
+from .database import EmbeddedPostgres
+from .ports import free_port
+from .process import ServiceProcess
+
+
+class StackSettings(BaseSettings):
+    """``make up`` settings, all from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    kafka_bootstrap_servers: str | None = None
+    database_url: str | None = None
+    gateway_port: int = 8000
+    notifier_port: int = 8001
+    orders_port: int = 8002
+    inventory_port: int = 8003
+    broker_port: int = 19092
+    postgres_port: int = 15432
+    inventory_instances: int = Field(default=1, ge=1, le=8)
+    state_dir: Path = Path(".stampede")
+    admin_username: str = "admin"
+    admin_password: str = "admin"
+    log_level: str = "INFO"
+
+
+@dataclass
+class Stack:
+    """Start with ``start()``; every process it started is stopped by ``stop()``."""
+
+    state_dir: Path
+    gateway_port: int
+    notifier_port: int
+    orders_port: int
+    inventory_ports: list[int]
+    broker_port: int
+    postgres_port: int
+    kafka_bootstrap_servers: str | None = None
+    database_url: str | None = None
+    admin_username: str = "admin"
+    admin_password: str = "admin"
+    log_level: str = "INFO"
+    durable_db: bool = True
+    topic_namespace: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, s: StackSettings) -> Stack:
+        return cls(
+            state_dir=s.state_dir.resolve(), gateway_port=s.gateway_port,
+            notifier_port=s.notifier_port, orders_port=s.orders_port,
+            inventory_ports=[s.inventory_port + 10 * i for i in range(s.inventory_instances)],
+            broker_port=s.broker_port, postgres_port=s.postgres_port,
+            kafka_bootstrap_servers=s.kafka_bootstrap_servers, database_url=s.database_url,
+            admin_username=s.admin_username, admin_password=s.admin_password,
+            log_level=s.log_level,
+        )
+
+    @classmethod
+    def for_tests(cls, state_dir: Path, *, kafka: str | None, database_url: str | None,
+                  topic_namespace: str = "", inventory_instances: int = 1,
+                  **extra_env: str) -> Stack:
+        return cls(
+            state_dir=state_dir, gateway_port=free_port(), notifier_port=free_port(),
+            orders_port=free_port(),
+            inventory_ports=[free_port() for _ in range(inventory_instances)],
+            broker_port=0, postgres_port=0, kafka_bootstrap_servers=kafka,
+            database_url=database_url, topic_namespace=topic_namespace,
+            extra_env=dict(extra_env),
+        )
+
+    # -- infrastructure ---------------------------------------------------
+    def start_infrastructure(self) -> None:
+        from stampede_contracts import Topics
+        from stampede_runtime.admin import ensure_topics
+
+        if self.kafka_bootstrap_servers is None:
+            self.broker = EmbeddedBroker(self.broker_port, self.state_dir / "logs" / "tansu.log")
+            self.broker.start()
+            self.kafka_bootstrap_servers = self.broker.bootstrap_servers
+        if self.database_url is None:
+            self.postgres = EmbeddedPostgres(
+                self.state_dir / "pgdata", self.postgres_port, durable=self.durable_db
+            )
+            self.postgres.start()
+            self.database_url = self.postgres.url()
+        asyncio.run(ensure_topics(
+            self.kafka_bootstrap_servers, Topics.for_namespace(self.topic_namespace).all()
+        ))
+
+    # -- services -----------------------------------------------------------
+    def service_env(self) -> dict[str, str]:
+        assert self.kafka_bootstrap_servers and self.database_url
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "DATABASE_URL": self.database_url,
+            "LOG_LEVEL": self.log_level,
+            "TOPIC_NAMESPACE": self.topic_namespace,
+            **self.extra_env,
+        }
+
+    def _make(self, name: str, module: str, port: int, env: dict[str, str]) -> ServiceProcess:
+        proc = ServiceProcess(name, module, port, {**self.service_env(), **env},
+                              self.state_dir / "logs")
+        self.services[name] = proc
+        return proc
+
+    def define_services(self) -> None:
+        jwt_secret = self.extra_env.get("JWT_SECRET") or secrets.token_urlsafe(32)
+        for i, port in enumerate(self.inventory_ports):
+            self._make(f"inventory-{i}", "stampede_inventory", port,
+                       {"INSTANCE_ID": f"inventory-{i}"})
+        self._make("orders", "stampede_orders", self.orders_port, {})
+        self._make("notifier", "stampede_notifier", self.notifier_port, {})
+        self._make("gateway", "stampede_gateway", self.gateway_port, {
+            "ORDERS_URL": f"http://127.0.0.1:{self.orders_port}",
+            "DEV_MODE": "true",
+            "ADMIN_USERNAME": self.admin_username,
+            "ADMIN_PASSWORD": self.admin_password,
+            "JWT_SECRET": jwt_secret,
+        })
+
+    def start(self) -> None:
+        try:
+            self.start_infrastructure()
+            self.define_services()
+            for proc in self.services.values():
+                proc.start()
+            for proc in self.services.values():
+                proc.wait_ready(90)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.services.values())):
+            proc.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def notifier_ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.notifier_port}/ws"

@@ -1,0 +1,40 @@
+"""Operations endpoints every service serves: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def ops_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
+    """``checks`` name what /readyz verifies (broker, database, consumer...)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: connected to its broker and database")
+    async def readyz() -> JSONResponse:
+        results: dict[str, bool] = {}
+        for name, check in checks.items():
+            try:
+                results[name] = bool(await check())
+            except Exception:
+                results[name] = False
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,87 @@
+"""The one producer wrapper: envelopes to topics from the registry, acks=all.
+
+The broker may not support the idempotent producer (tansu does not), so
+delivery is at least once and every consumer is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+from stampede_contracts import TopicSpec, encode, encode_key
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send: topic, key and the model to serialise."""
+
+    topic: TopicSpec
+    key: UUID | str
+    message: BaseModel
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+class Producer:
+    def __init__(self, bootstrap_servers: str, *, client_id: str, linger_ms: int = 1) -> None:
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            acks="all",
+            linger_ms=self._linger_ms,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=15_000,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    def _require(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("producer used before start()")
+        return self._producer
+
+    async def send(self, out: Outgoing) -> None:
+        """Send one message and wait until the broker acknowledged it."""
+        await self.send_all([out])
+
+    async def send_all(self, outgoing: Iterable[Outgoing]) -> None:
+        """Send many messages pipelined; return when all are acknowledged (in key order)."""
+        producer = self._require()
+        futures: list[asyncio.Future[object]] = []
+        for out in outgoing:
+            futures.append(
+                await producer.send(
+                    out.topic.name,
+                    value=encode(out.message),
+                    key=encode_key(out.key),
+                    headers=list(out.headers),
+                )
+            )
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def send_raw(
+        self, topic: TopicSpec, key: bytes | None, value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Send bytes as they are (the dead-letter path keeps the original bytes)."""
+        producer = self._require()
+        await producer.send_and_wait(topic.name, value=value, key=key, headers=list(headers))

@@ -1,0 +1,1 @@
+"""Stampede inventory service."""

