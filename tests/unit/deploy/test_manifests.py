@@ -1,0 +1,557 @@
+"""Static checks of the deploy files (deploy/): no Docker engine or cluster is needed.
+
+What a broken manifest would only show at deploy time is checked here with PyYAML:
+every YAML parses; every Kubernetes Deployment has liveness (/healthz) and readiness
+(/readyz) probes on its own port, requests and limits, runAsNonRoot, a read-only root
+filesystem and a termination grace period; each kustomization's files exist; each service
+gets the environment its settings need, in compose and in Kubernetes; inventory never has
+more replicas than inventory.commands has partitions; secrets are placeholders only.
+If ``kubectl`` is installed, ``kubectl kustomize`` must also render every overlay (skipped
+otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+DOCKER = DEPLOY / "docker"
+COMPOSE_DIR = DEPLOY / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+K8S = DEPLOY / "k8s"
+BASE = K8S / "base"
+OVERLAYS = K8S / "overlays"
+
+SERVICES = ("gateway", "inventory", "orders", "notifier")
+PORTS = {"gateway": 8000, "notifier": 8001, "orders": 8002, "inventory": 8003}
+
+# The environment each service reads (docs/CONVENTIONS.md, stampede_runtime.settings).
+COMMON_ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "LOG_LEVEL", "TOPIC_NAMESPACE",
+    "HTTP_HOST", "HTTP_PORT",
+}
+REQUIRED_ENV = {
+    "gateway": COMMON_ENV | {"ORDERS_URL", "DEV_MODE", "ADMIN_USERNAME", "ADMIN_PASSWORD",
+                             "JWT_SECRET"},
+    "inventory": COMMON_ENV,
+    "orders": COMMON_ENV,
+    "notifier": COMMON_ENV,
+}
+# Never a literal value in a manifest: these come from a Secret / the .env file.
+SECRET_ENV = {"DATABASE_URL", "ADMIN_PASSWORD", "JWT_SECRET"}
+PLACEHOLDER = "CHANGE_ME"
+
+
+def _commands_partitions() -> int:
+    """Partitions of inventory.commands, from the topic registry (8 if not importable)."""
+    try:
+        from stampede_contracts.topics import INVENTORY_COMMANDS
+    except ImportError:  # pragma: no cover - contracts are always in the workspace venv
+        return 8
+    return INVENTORY_COMMANDS.partitions
+
+
+MAX_INVENTORY_REPLICAS = _commands_partitions()
+
+
+# -- helpers -------------------------------------------------------------------------------
+def yaml_files() -> list[Path]:
+    return sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"})
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def kustomization(directory: Path) -> dict[str, Any]:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text())
+
+
+def base_docs() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for res in kustomization(BASE)["resources"]:
+        docs.extend(load_all(BASE / res))
+    return docs
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
+
+
+def deployments() -> dict[str, dict[str, Any]]:
+    return of_kind(base_docs(), "Deployment")
+
+
+def main_container(dep: dict[str, Any]) -> dict[str, Any]:
+    name = dep["metadata"]["name"]
+    containers = dep["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == name)
+
+
+def generator_literals(kust: dict[str, Any], name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for gen in kust.get("configMapGenerator", []):
+        if gen["name"] == name:
+            for lit in gen.get("literals", []):
+                key, _, value = lit.partition("=")
+                out[key] = value
+    return out
+
+
+def base_config() -> dict[str, str]:
+    return generator_literals(kustomization(BASE), "stampede-config")
+
+
+def overlay_dirs() -> list[Path]:
+    return sorted(p for p in OVERLAYS.iterdir() if (p / "kustomization.yaml").exists())
+
+
+def replicas_in(directory: Path, name: str) -> int | None:
+    """Replica count an overlay sets for ``name`` (``replicas:`` field), if any."""
+    for item in kustomization(directory).get("replicas", []):
+        if item["name"] == name:
+            return int(item["count"])
+    return None
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def env_keys(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def load_script(name: str) -> Any:
+    path = DOCKER / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"deploy_{name}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- every YAML parses ---------------------------------------------------------------------
+def test_deploy_tree_has_the_expected_files() -> None:
+    for rel in ("docker/Dockerfile", "docker/Dockerfile.dockerignore",
+                "compose/docker-compose.yml", "compose/.env.example", "README.md",
+                "k8s/base/kustomization.yaml", "k8s/overlays/dev/kustomization.yaml",
+                "k8s/overlays/prod/kustomization.yaml"):
+        assert (DEPLOY / rel).is_file(), rel
+
+
+@pytest.mark.parametrize("path", yaml_files(), ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_every_yaml_parses(path: Path) -> None:
+    docs = load_all(path)
+    assert docs, f"{path} is empty"
+    for doc in docs:
+        assert isinstance(doc, dict)
+
+
+# -- Kubernetes: kustomizations ------------------------------------------------------------
+def kustomization_dirs() -> list[Path]:
+    return sorted(p.parent for p in K8S.rglob("kustomization.yaml"))
+
+
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: p.name)
+def test_kustomization_files_exist(directory: Path) -> None:
+    kust = kustomization(directory)
+    assert kust["kind"] == "Kustomization"
+    for res in kust.get("resources", []):
+        assert (directory / res).exists(), f"{directory}: resource {res} missing"
+    for patch in kust.get("patches", []):
+        if "path" in patch:
+            assert (directory / patch["path"]).is_file(), f"{directory}: {patch['path']}"
+    for gen in kust.get("configMapGenerator", []) + kust.get("secretGenerator", []):
+        for f in gen.get("envs", []) + gen.get("files", []):
+            # A secrets env file is never committed; its documented template must be.
+            assert (directory / f).exists() or (directory / f"{f}.example").is_file(), (
+                f"{directory}: neither {f} nor {f}.example")
+
+
+def test_base_has_every_kind_it_needs() -> None:
+    docs = base_docs()
+    kinds = {d["kind"] for d in docs}
+    assert {"Namespace", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Job",
+            "HorizontalPodAutoscaler"} <= kinds
+    assert set(deployments()) == set(SERVICES)
+    assert set(of_kind(docs, "Service")) >= set(SERVICES)
+
+
+def test_overlays_are_dev_and_prod_on_top_of_base() -> None:
+    names = {p.name for p in overlay_dirs()}
+    assert {"dev", "prod"} <= names
+    for directory in overlay_dirs():
+        assert "../../base" in kustomization(directory)["resources"]
+
+
+# -- Kubernetes: Deployments -----------------------------------------------------------------
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_probes_on_the_right_paths_and_port(name: str) -> None:
+    container = main_container(deployments()[name])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert PORTS[name] in ports.values()
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path, f"{name} {probe}"
+        port = get["port"]
+        assert ports.get(port, port) == PORTS[name], f"{name} {probe} port"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_runs_the_service_on_its_port(name: str) -> None:
+    container = main_container(deployments()[name])
+    assert container["command"] == ["python", "-m", f"stampede_{name}"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert env["HTTP_PORT"]["value"] == str(PORTS[name])
+    assert base_config()["HTTP_HOST"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_container_has_requests_limits_and_a_locked_down_context(name: str) -> None:
+    pod = deployments()[name]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod.get("terminationGracePeriodSeconds", 0) >= 10
+    for container in pod["containers"] + pod.get("initContainers", []):
+        res = container["resources"]
+        for part in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(res[part]), f"{name}/{container['name']} {part}"
+        ctx = container["securityContext"]
+        assert ctx["allowPrivilegeEscalation"] is False
+        assert ctx["readOnlyRootFilesystem"] is True
+        assert ctx["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"] for m in main_container(deployments()[name])["volumeMounts"]}
+    assert "/tmp" in mounts  # writable scratch space on a read-only root filesystem
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_gets_the_environment_its_settings_require(name: str) -> None:
+    container = main_container(deployments()[name])
+    from_config = {ref["configMapRef"]["name"] for ref in container.get("envFrom", [])}
+    assert from_config == {"stampede-config"}
+    env = {e["name"]: e for e in container.get("env", [])}
+    have = set(env) | set(base_config())
+    missing = REQUIRED_ENV[name] - have
+    assert not missing, f"{name} lacks {sorted(missing)}"
+    secret = of_kind(base_docs(), "Secret")["stampede-secrets"]
+    for var in SECRET_ENV & REQUIRED_ENV[name]:
+        assert "value" not in env[var], f"{name}: {var} must come from the Secret"
+        ref = env[var]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "stampede-secrets"
+        assert ref["key"] in secret["stringData"]
+    assert not SECRET_ENV & set(base_config()), "secrets in the ConfigMap"
+
+
+def test_inventory_instance_id_is_the_pod_name() -> None:
+    env = {e["name"]: e for e in main_container(deployments()["inventory"])["env"]}
+    assert env["INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_gateway_leaves_instance_id_unique_per_process() -> None:
+    # Unset: each gateway process picks a random id (replies are addressed to it).
+    env = {e["name"] for e in main_container(deployments()["gateway"]).get("env", [])}
+    assert "INSTANCE_ID" not in env
+    assert "INSTANCE_ID" not in base_config()
+
+
+def test_services_select_their_deployment() -> None:
+    docs = base_docs()
+    deps = of_kind(docs, "Deployment")
+    for name, svc in of_kind(docs, "Service").items():
+        labels = deps[name]["spec"]["template"]["metadata"]["labels"]
+        assert svc["spec"]["selector"].items() <= labels.items()
+        assert svc["spec"]["ports"][0]["port"] == PORTS[name]
+    for name, dep in deps.items():
+        sel = dep["spec"]["selector"]["matchLabels"]
+        assert sel.items() <= dep["spec"]["template"]["metadata"]["labels"].items(), name
+
+
+def test_pod_disruption_budgets_cover_gateway_and_inventory() -> None:
+    docs = base_docs()
+    deps = of_kind(docs, "Deployment")
+    covered = set()
+    for pdb in of_kind(docs, "PodDisruptionBudget").values():
+        sel = pdb["spec"]["selector"]["matchLabels"]
+        for name, dep in deps.items():
+            if sel.items() <= dep["spec"]["template"]["metadata"]["labels"].items():
+                covered.add(name)
+                spec = pdb["spec"]
+                assert "minAvailable" in spec or "maxUnavailable" in spec
+    assert {"gateway", "inventory"} <= covered
+
+
+def test_gateway_has_at_least_two_replicas_and_an_hpa() -> None:
+    assert deployments()["gateway"]["spec"]["replicas"] >= 2
+    hpa = of_kind(base_docs(), "HorizontalPodAutoscaler")["gateway"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "gateway"
+    assert hpa["spec"]["minReplicas"] >= 2
+    for directory in overlay_dirs():
+        count = replicas_in(directory, "gateway")
+        assert count is None or count >= 2, directory.name
+
+
+def test_inventory_replicas_never_exceed_the_commands_partitions() -> None:
+    assert MAX_INVENTORY_REPLICAS == 8
+    assert 1 <= deployments()["inventory"]["spec"]["replicas"] <= MAX_INVENTORY_REPLICAS
+    for directory in overlay_dirs():
+        count = replicas_in(directory, "inventory")
+        assert count is None or 1 <= count <= MAX_INVENTORY_REPLICAS, directory.name
+    assert not any(h["spec"]["scaleTargetRef"]["name"] == "inventory"
+                   for h in of_kind(base_docs(), "HorizontalPodAutoscaler").values())
+    # The reason is written next to the number.
+    assert "partition" in (BASE / "inventory.yaml").read_text()
+
+
+def test_prod_overlay_scales_up_and_keeps_dev_mode_off() -> None:
+    prod = OVERLAYS / "prod"
+    assert base_config()["DEV_MODE"] == "false"
+    for directory in overlay_dirs():
+        lits = generator_literals(kustomization(directory), "stampede-config")
+        assert lits.get("DEV_MODE", "false") == "false", directory.name
+    assert generator_literals(kustomization(prod), "stampede-config")["DEV_MODE"] == "false"
+    for name in SERVICES:
+        base_count = deployments()[name]["spec"]["replicas"]
+        assert (replicas_in(prod, name) or base_count) >= base_count, name
+    assert (replicas_in(prod, "gateway") or 0) > deployments()["gateway"]["spec"]["replicas"]
+
+
+def test_topics_job_creates_topics_from_the_service_image() -> None:
+    job = of_kind(base_docs(), "Job")["stampede-topics"]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] in {"OnFailure", "Never"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["image"] == "stampede"
+    assert container["command"] == ["python", "/app/bin/create_topics.py"]
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    assert "/app/bin/" in (DOCKER / "Dockerfile").read_text()
+
+
+# -- secrets ------------------------------------------------------------------------------
+def test_k8s_secret_values_are_placeholders() -> None:
+    secret = of_kind(base_docs(), "Secret")["stampede-secrets"]
+    assert "data" not in secret  # base64 would hide what is in it
+    values = secret["stringData"]
+    assert set(values) == {"DATABASE_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD", "JWT_SECRET"}
+    for key in SECRET_ENV:
+        assert PLACEHOLDER in values[key], f"{key} is not a clearly-marked placeholder"
+    assert "TEMPLATE" in (BASE / "secret.yaml").read_text()
+
+
+def test_no_secret_values_anywhere_in_yaml() -> None:
+    for path in yaml_files():
+        for doc in load_all(path):
+            if doc.get("kind") == "Secret":
+                for value in (doc.get("stringData") or {}).values():
+                    if value not in {"admin"}:
+                        assert PLACEHOLDER in value, f"{path}: {value!r}"
+                assert not doc.get("data"), f"{path}: base64 secret data committed"
+    # Literal secret values in any env list (k8s) are forbidden too.
+    for dep in deployments().values():
+        for c in dep["spec"]["template"]["spec"]["containers"]:
+            for e in c.get("env", []):
+                assert not (e["name"] in SECRET_ENV and "value" in e), e["name"]
+
+
+def test_example_env_files_hold_only_placeholders_and_real_ones_are_ignored() -> None:
+    examples = [COMPOSE_DIR / ".env.example",
+                *(d / "secrets.env.example" for d in overlay_dirs())]
+    for example in examples:
+        values = env_keys(example)
+        for key in SECRET_ENV | {"POSTGRES_PASSWORD"}:
+            if key in values:
+                assert PLACEHOLDER in values[key], f"{example}: {key}"
+    ignored = (DEPLOY / ".gitignore").read_text().split()
+    assert "compose/.env" in ignored
+    assert "k8s/overlays/*/secrets.env" in ignored
+
+
+@pytest.mark.parametrize("directory", overlay_dirs(), ids=lambda p: p.name)
+def test_overlays_replace_the_placeholder_secret(directory: Path) -> None:
+    gens = {g["name"]: g for g in kustomization(directory).get("secretGenerator", [])}
+    gen = gens["stampede-secrets"]
+    assert gen["behavior"] == "replace"
+    assert gen["envs"] == ["secrets.env"]
+    keys = set(env_keys(directory / "secrets.env.example"))
+    assert keys == set(of_kind(base_docs(), "Secret")["stampede-secrets"]["stringData"])
+
+
+# -- compose ------------------------------------------------------------------------------
+def app_services() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose()["services"].items() if n in SERVICES}
+
+
+def test_compose_runs_the_four_services_and_the_infrastructure() -> None:
+    services = compose()["services"]
+    assert set(SERVICES) | {"kafka", "postgres", "topics-init"} <= set(services)
+    for name, svc in app_services().items():
+        assert svc["command"] == ["python", "-m", f"stampede_{name}"]
+        assert svc["build"]["dockerfile"] == "deploy/docker/Dockerfile"
+        assert (COMPOSE_DIR / svc["build"]["context"] / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize("name", [*SERVICES, "kafka", "postgres"])
+def test_every_long_running_compose_service_has_a_healthcheck(name: str) -> None:
+    svc = compose()["services"][name]
+    check = svc["healthcheck"]
+    assert not check.get("disable")
+    assert check["test"]
+    if name in SERVICES:
+        assert "/readyz" in check["test"], name
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_env_matches_its_settings(name: str) -> None:
+    env = app_services()[name]["environment"]
+    assert isinstance(env, dict)
+    missing = REQUIRED_ENV[name] - set(env)
+    assert not missing, f"{name} lacks {sorted(missing)}"
+    assert env["HTTP_HOST"] == "0.0.0.0"
+    assert str(env["HTTP_PORT"]) == str(PORTS[name])
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert "@postgres:5432/" in env["DATABASE_URL"]
+    for var in SECRET_ENV & set(env):
+        # only interpolated from .env, never a literal
+        assert re.search(r"\$\{[A-Z_]+:\?", env[var]), f"{name}: {var}"
+    if name == "gateway":
+        assert env["DEV_MODE"] == "false"
+        assert env["ORDERS_URL"] == f"http://orders:{PORTS['orders']}"
+
+
+def test_compose_required_variables_are_documented_in_env_example() -> None:
+    text = COMPOSE_FILE.read_text()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    assert {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "JWT_SECRET"} <= required
+    assert required <= set(env_keys(COMPOSE_DIR / ".env.example"))
+
+
+def test_compose_startup_order_and_topics() -> None:
+    services = compose()["services"]
+    init = services["topics-init"]
+    assert init["command"] == ["python", "/app/bin/create_topics.py"]
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for name, svc in app_services().items():
+        deps = svc["depends_on"]
+        assert deps["topics-init"]["condition"] == "service_completed_successfully", name
+        assert deps["kafka"]["condition"] == "service_healthy", name
+        assert deps["postgres"]["condition"] == "service_healthy", name
+
+
+def test_compose_kafka_is_kraft_without_auto_created_topics() -> None:
+    kafka = compose()["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{env['KAFKA_NODE_ID']}@")
+    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert any(v.endswith(":/var/lib/kafka/data") for v in kafka["volumes"])
+
+
+def test_compose_postgres_has_a_volume_and_ports_are_published() -> None:
+    services = compose()["services"]
+    pg = services["postgres"]
+    assert pg["image"] == "postgres:17"
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in pg["volumes"])
+    assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
+    assert any(p.endswith(":8000") for p in services["gateway"]["ports"])
+    assert any(p.endswith(":8001") for p in services["notifier"]["ports"])
+    assert not services["inventory"].get("ports"), "replicas cannot share a host port"
+
+
+def test_compose_inventory_replicas_within_partitions() -> None:
+    replicas = compose()["services"]["inventory"]["deploy"]["replicas"]
+    assert 1 <= replicas <= MAX_INVENTORY_REPLICAS
+
+
+# -- image ---------------------------------------------------------------------------------
+def test_dockerfile_is_multistage_uv_frozen_and_non_root() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", text, re.M)
+    assert len(re.findall(r"^FROM ", text, re.M)) >= 3
+    assert "ghcr.io/astral-sh/uv:" in text
+    assert re.search(r"uv sync --frozen --no-dev --all-packages", text)
+    assert "--no-editable" in text
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert users[-1].split(":")[0].isdigit()  # numeric so runAsNonRoot can verify it
+    assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)
+    for script in ("healthcheck.py", "create_topics.py"):
+        assert f"deploy/docker/{script}" in text
+        assert (DOCKER / script).is_file()
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    lines = (DOCKER / "Dockerfile.dockerignore").read_text().split()
+    assert "*" in lines  # deny by default, then allow what the image needs
+    for needed in ("!pyproject.toml", "!uv.lock", "!libs/", "!services/",
+                   "!deploy/docker/healthcheck.py", "!deploy/docker/create_topics.py"):
+        assert needed in lines
+    assert "**/.venv" in lines
+
+
+def test_healthcheck_script_targets_the_service_port() -> None:
+    hc = load_script("healthcheck")
+    assert hc.url_for("/readyz", "8003") == "http://127.0.0.1:8003/readyz"
+    assert hc.url_for("healthz", None) == "http://127.0.0.1:8000/healthz"
+
+
+def test_create_topics_script_fails_clearly_without_a_broker_address(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    assert load_script("create_topics").main() == 2
+    assert "KAFKA_BOOTSTRAP_SERVERS" in capsys.readouterr().err
+
+
+# -- optional: render with kubectl kustomize when it is installed ---------------------------
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_kubectl_kustomize_renders(target: str, tmp_path: Path) -> None:
+    tree = tmp_path / "k8s"
+    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("secrets.env"))
+    for example in (tree / "overlays").glob("*/secrets.env.example"):
+        (example.parent / "secrets.env").write_text(example.read_text())
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(tree / target)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    deps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deps) == set(SERVICES)
+    assert deps["inventory"]["spec"]["replicas"] <= MAX_INVENTORY_REPLICAS
+    for d in docs:
+        if d["kind"] != "Namespace":
+            assert d["metadata"]["namespace"].startswith("stampede")
+    config = next(d for d in docs if d["kind"] == "ConfigMap")
+    (secret,) = [d for d in docs if d["kind"] == "Secret"]
+    assert secret["metadata"]["name"] == "stampede-secrets"  # what the pods reference
+    assert config["data"]["DEV_MODE"] == "false"
+    for dep in deps.values():
+        pod = dep["spec"]["template"]["spec"]
+        refs = [r["configMapRef"]["name"] for c in pod["containers"] for r in c["envFrom"]]
+        assert refs == [config["metadata"]["name"]]  # the generated (hashed) name
+        image = pod["containers"][0]["image"]
+        assert "/" in image and ":" in image, image
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
