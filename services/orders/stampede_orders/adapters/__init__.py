@@ -1,0 +1,1 @@
+"""I/O of the orders service: PostgreSQL (tables, migrations, store, queries)."""

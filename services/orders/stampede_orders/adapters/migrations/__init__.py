@@ -1,0 +1,1 @@
+"""Alembic migrations of schema ``orders``; run by ``adapters.migrate.upgrade``."""
