@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,21 +30,24 @@ class RunningSystem:
 
 
 def _wait_until_up(proc: subprocess.Popen[str], lines: list[str], timeout_s: float) -> None:
+    """Read ``up``'s output (in a thread: a pipe read blocks) until it says it is up."""
     assert proc.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    os.set_blocking(proc.stdout.fileno(), False)
-    buffer = ""
-    while time.monotonic() < deadline:
-        chunk = proc.stdout.read()
-        if chunk:
-            buffer += chunk
-            if "Press Ctrl-C to stop." in buffer:
-                lines.extend(buffer.splitlines())
-                return
-        if proc.poll() is not None:
-            raise RuntimeError(f"`up` exited with {proc.returncode}:\n{buffer}")
-        time.sleep(0.1)
-    raise TimeoutError(f"`up` not up in {timeout_s}s:\n{buffer}")
+    stdout = proc.stdout
+    done = threading.Event()
+
+    def pump() -> None:
+        for line in stdout:
+            lines.append(line.rstrip("\n"))
+            if "Press Ctrl-C to stop." in line:
+                done.set()
+        done.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not done.wait(timeout_s):
+        raise TimeoutError(f"`up` not up in {timeout_s}s:\n" + "\n".join(lines))
+    if proc.poll() is not None or not any("Press Ctrl-C" in line for line in lines):
+        time.sleep(0.5)
+        raise RuntimeError(f"`up` exited with {proc.poll()}:\n" + "\n".join(lines))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
             print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
         raise
     text = "\n".join(lines)
-    database = re.search(r"database\s+(\S+)", text)
+    database = re.search(r"^\s+database\s+(\S+)", text, re.MULTILINE)
     assert database, text
     running = RunningSystem(
         proc=proc, api=f"http://127.0.0.1:{ports['GATEWAY']}",
