@@ -1,0 +1,21 @@
+"""The inventory's settings, from the environment only (see CONVENTIONS.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from stampede_runtime.settings import DatabaseSettings
+
+
+class InventorySettings(DatabaseSettings):
+    """``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` are required; the rest tune it."""
+
+    db_schema: str = "inventory"
+    #: commands decided (and committed) per partition batch at most
+    max_records: int = Field(default=500, ge=1, le=10_000)
+    #: how soon the group notices a dead writer (a kill -9) and moves its partitions
+    session_timeout_ms: int = Field(default=10_000, ge=3_000, le=300_000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=30_000)
+    #: how often due holds are looked for; expiry lands within about this plus a batch
+    expiry_tick_ms: int = Field(default=100, ge=10, le=10_000)
+    #: processed command ids (and their replies) are kept this long (API: >= 24 h)
+    processed_retention_hours: float = Field(default=25.0, ge=24.0)

@@ -1,0 +1,101 @@
+"""The single writer of one partition: a batch of commands in, decisions out.
+
+No I/O. The writer dedupes by command id (against the replies already stored and
+within the batch), decides each new command on a per-batch copy of its drop, and
+answers each with a ``Reply``. Nothing it holds changes until ``commit`` is called,
+which the service does only once the batch's transaction is durable, so a failed
+transaction leaves the writer as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
+
+from stampede_contracts import CommandEnvelope, Reply
+
+from .domain import Decision, DropState, decide
+
+
+class Applied(NamedTuple):
+    """A command decided now for the first time."""
+
+    envelope: CommandEnvelope
+    decision: Decision
+    reply: Reply
+
+
+@dataclass(slots=True)
+class Batch:
+    """What a batch decided; ``staged`` holds the copies of the drops it touched."""
+
+    applied: list[Applied] = field(default_factory=list)
+    duplicates: list[Reply] = field(default_factory=list)
+    staged: dict[UUID, DropState] = field(default_factory=dict)
+
+    @property
+    def replies(self) -> list[Reply]:
+        """Every reply to send: fresh ones and the stored ones of redelivered commands."""
+        return [a.reply for a in self.applied] + self.duplicates
+
+
+def reply_for(envelope: CommandEnvelope, decision: Decision, now: datetime) -> Reply:
+    verdict = decision.verdict
+    return Reply(
+        command_id=envelope.command_id, drop_id=envelope.drop_id,
+        reply_to=envelope.reply_to or "", ok=verdict.ok, code=verdict.code,
+        result=verdict.result, decided_at=now,
+    )
+
+
+def readdressed(stored: Reply, envelope: CommandEnvelope) -> Reply:
+    """The first reply to a command, sent again to whoever asks this time."""
+    if envelope.reply_to is None or envelope.reply_to == stored.reply_to:
+        return stored
+    return stored.model_copy(update={"reply_to": envelope.reply_to})
+
+
+class PartitionWriter:
+    """The in-memory state of one partition's drops and the batch logic over it."""
+
+    def __init__(self, partition: int, drops: Mapping[UUID, DropState] | None = None) -> None:
+        self.partition = partition
+        self.drops: dict[UUID, DropState] = dict(drops or {})
+
+    def decide_batch(
+        self, envelopes: Iterable[CommandEnvelope], now: datetime,
+        processed: Mapping[UUID, Reply],
+    ) -> Batch:
+        """Decide ``envelopes`` in order; ``processed`` maps command ids already decided
+        (in an earlier batch) to their stored reply."""
+        batch = Batch()
+        fresh: dict[UUID, Reply] = {}
+        for envelope in envelopes:
+            stored = processed.get(envelope.command_id) or fresh.get(envelope.command_id)
+            if stored is not None:
+                batch.duplicates.append(readdressed(stored, envelope))
+                continue
+            state = batch.staged.get(envelope.drop_id)
+            if state is None:
+                current = self.drops.get(envelope.drop_id)
+                state = current.copy() if current is not None else None
+            decision = decide(state, envelope.command, now, envelope.command_id)
+            if decision.state is not None:
+                batch.staged[envelope.drop_id] = decision.state
+            reply = reply_for(envelope, decision, now)
+            fresh[envelope.command_id] = reply
+            batch.applied.append(Applied(envelope, decision, reply))
+        return batch
+
+    def commit(self, batch: Batch) -> None:
+        """The batch is durable: its staged drops become the writer's state."""
+        self.drops.update(batch.staged)
+
+    def holds_active(self) -> int:
+        return sum(len(d.holds) for d in self.drops.values())
+
+    def violations(self) -> int:
+        return sum(d.violations() for d in self.drops.values())

@@ -1,0 +1,60 @@
+"""The partition writer: dedupe by command id, re-addressed replies, staged state."""
+
+from __future__ import annotations
+
+import uuid
+
+from stampede_contracts import CommandEnvelope, CreateDrop, ReserveStock
+from stampede_inventory.writer import PartitionWriter
+
+from .builders import ALICE, DROP, T0, spec
+
+
+def env(command, cid=None, reply_to="gw-1"):
+    return CommandEnvelope(command_id=cid or uuid.uuid4(), drop_id=DROP, occurred_at=T0,
+                           reply_to=reply_to, command=command)
+
+
+RESERVE = ReserveStock(drop_id=DROP, user_id=ALICE, username="alice")
+
+
+def test_uncommitted_batch_leaves_state_untouched():
+    writer = PartitionWriter(3)
+    writer.commit(writer.decide_batch([env(CreateDrop(drop=spec()))], T0, {}))
+    before = writer.drops[DROP].copy()
+    batch = writer.decide_batch([env(RESERVE)], T0, {})
+    assert batch.applied[0].reply.ok
+    assert writer.drops[DROP] == before  # not committed: the transaction may still fail
+    writer.commit(batch)
+    assert writer.drops[DROP].held == 1 and writer.holds_active() == 1
+
+
+def test_redelivered_command_gets_first_reply_readdressed_without_effect():
+    writer = PartitionWriter(0)
+    cid = uuid.uuid4()
+    first = writer.decide_batch([env(CreateDrop(drop=spec())), env(RESERVE, cid)], T0, {})
+    writer.commit(first)
+    stored = {a.envelope.command_id: a.reply for a in first.applied}
+    again = writer.decide_batch([env(RESERVE, cid, reply_to="gw-2")], T0, stored)
+    assert not again.applied
+    (reply,) = again.duplicates
+    assert reply.reply_to == "gw-2" and reply.result == stored[cid].result and reply.ok
+    writer.commit(again)
+    assert writer.drops[DROP].held == 1
+
+
+def test_duplicate_inside_one_batch_is_decided_once():
+    writer = PartitionWriter(0)
+    cid = uuid.uuid4()
+    batch = writer.decide_batch(
+        [env(CreateDrop(drop=spec())), env(RESERVE, cid), env(RESERVE, cid)], T0, {}
+    )
+    assert len(batch.applied) == 2 and len(batch.duplicates) == 1
+    assert batch.duplicates[0] == batch.applied[1].reply
+    assert len(batch.replies) == 3
+
+
+def test_command_without_reply_to_is_still_recorded():
+    writer = PartitionWriter(0)
+    batch = writer.decide_batch([env(CreateDrop(drop=spec()), reply_to=None)], T0, {})
+    assert batch.applied[0].reply.reply_to == ""
