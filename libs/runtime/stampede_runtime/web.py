@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -33,7 +34,9 @@ def build_app(
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def serve(app: FastAPI, settings: ServiceSettings, **uvicorn_options: Any) -> None:
+    """``uvicorn_options`` (e.g. the notifier's ``ws=...``, ``ws_ping_interval=...``)
+    are passed on to ``uvicorn.run``."""
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -42,4 +45,5 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **uvicorn_options,
     )

@@ -1,0 +1,1 @@
+"""The notifier's I/O: WebSocket connections."""

@@ -1,0 +1,55 @@
+"""The notifier's settings: one class, read from the environment only.
+
+The notifier keeps no database; everything it knows it rebuilds from
+``topics.events`` (read from the beginning of the log on start).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from stampede_runtime.settings import ServiceSettings
+
+
+class NotifierSettings(ServiceSettings):
+    http_port: int = Field(default=8001, ge=0, le=65535)
+
+    # fan-out
+    stock_updates_per_second: float = Field(default=10.0, ge=0, le=1_000)
+    """Per drop, at most this many STOCK_UPDATED a second reach a client (0: no coalescing)."""
+    client_queue_size: int = Field(default=1_000, ge=1, le=1_000_000)
+    """Messages waiting for one client; past it the client is dropped (close code 4008)."""
+    recent_window: int = Field(default=512, ge=1, le=1_000_000)
+    """Messages kept per drop for resume with ``since``; older ones need a snapshot."""
+    slow_close_timeout_s: float = Field(default=2.0, gt=0, le=60)
+
+    consumer_fetch_max_wait_ms: int = Field(default=10, ge=1, le=1_000)
+    """How long the broker may hold a fetch with no data. tansu answers a fetch only at
+    that deadline even when data arrives sooner, so this bounds the delay before
+    fan-out (100 ms: about 45 ms median; 10 ms: about 6 ms, for ~100 idle fetches a
+    second)."""
+
+    # admission
+    max_connections: int = Field(default=20_000, ge=1, le=1_000_000)
+    max_connections_per_ip: int = Field(default=200, ge=1, le=1_000_000)
+    allowed_origins: str = "http://localhost:8000,http://127.0.0.1:8000"
+    """Comma-separated browser origins allowed to connect (``*``: any). A client
+    sending no ``Origin`` header (not a browser) is always allowed."""
+    max_drops_per_connection: int = Field(default=100, ge=1, le=10_000)
+
+    # the WebSocket server (uvicorn)
+    ws_implementation: Literal["websockets", "websockets-sansio"] = "websockets"
+    ws_ping_interval_s: float = Field(default=20.0, gt=0, le=3_600)
+    ws_ping_timeout_s: float = Field(default=20.0, gt=0, le=3_600)
+    ws_per_message_deflate: bool = False
+    """Off by default: compressing every frame for every client costs the fan-out CPU."""
+    ws_direct_writes: bool = True
+    """Fan-out fast path: write each message's pre-built frame straight to sockets that
+    can take it (adapters/direct.py). False: every message goes through ASGI."""
+    listen_backlog: int = Field(default=4_096, ge=16, le=65_535)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",")
+                         if o.strip())

@@ -1,0 +1,77 @@
+"""Rooms, message shapes, dedupe, ping and the door's close codes, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from .conftest import metric, purchase, quiet, receive_until, ws_url
+
+pytestmark = pytest.mark.integration
+
+
+async def test_clients_get_their_drops_only(feed, notifier):
+    proc = await notifier()
+    one, two = await feed.new_drop(10), await feed.new_drop(10)
+    async with (websockets.connect(ws_url(proc, drops=one.drop_id)) as a,
+                websockets.connect(ws_url(proc, drops=f"{one.drop_id},{two.drop_id}")) as both,
+                websockets.connect(ws_url(proc)) as everything):
+        await asyncio.sleep(0.3)  # the three joined before the events below
+        await one.send(purchase("ann"))
+        await one.stock(9)
+        await two.stock(7)
+        got_a = [m for m in await receive_until(a, lambda g: g[-1:] and g[-1]["type"]
+                                                == "STOCK_UPDATED")
+                 if m["type"] != "DROP_CREATED"]  # depends on the consumer's timing
+        assert [m["type"] for m in got_a] == ["PURCHASE_COMPLETED", "ACTIVITY_UPDATED",
+                                              "STOCK_UPDATED"]
+        assert {m["drop_id"] for m in got_a} == {str(one.drop_id)}
+        assert got_a[0]["data"]["username"] == "ann" and "purchased_at" in got_a[0]["data"]
+        assert got_a[1]["data"]["latest_purchasers"][0]["username"] == "ann"
+        assert got_a[2]["data"]["available_stock"] == 9
+        assert [m["seq"] for m in got_a] == sorted(m["seq"] for m in got_a)
+        for ws in (both, everything):
+            got = await receive_until(
+                ws, lambda g: sum(m["type"] != "DROP_CREATED" for m in g) >= 4)
+            assert {m["drop_id"] for m in got} == {str(one.drop_id), str(two.drop_id)}
+        # a republished event (same drop, same seq) is not sent again
+        await feed.publish(one.sent[-2:])
+        await one.stock(8)
+        [last] = await receive_until(a, lambda g: len(g) >= 1)
+        assert last["data"]["available_stock"] == 8
+        assert await quiet(a, 0.3) == []
+        assert await metric(proc, "stampede_notifier_duplicate_events_total") >= 2
+        await a.send("ping")
+        assert await a.recv() == "pong"
+        assert await metric(proc, "stampede_notifier_connections") == 3
+
+
+async def _close_code(url: str, **kwargs) -> int | None:
+    async with websockets.connect(url, **kwargs) as ws:
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        return ws.close_code
+
+
+async def test_door_checks_answer_with_close_codes(feed, notifier):
+    proc = await notifier(MAX_CONNECTIONS_PER_IP="2", ALLOWED_ORIGINS="https://shop.example")
+    url = ws_url(proc)
+    assert await _close_code(url, origin="https://evil.example") == 1008
+    assert await _close_code(ws_url(proc, drops="not-a-uuid")) == 4400
+    assert await _close_code(ws_url(proc, since="-3")) == 4400
+    async with (websockets.connect(url, origin="https://shop.example") as first,
+                websockets.connect(url) as second):
+        assert await _close_code(url) == 4429
+        await first.send("ping")
+        assert await first.recv() == "pong"
+        await second.send("ping")
+        assert await second.recv() == "pong"
+    await asyncio.sleep(0.2)  # a slot is free again
+    async with websockets.connect(url) as again:
+        await again.send("ping")
+        assert await again.recv() == "pong"
+    assert await metric(proc, "stampede_notifier_connections_rejected_total") >= 1
