@@ -1,0 +1,20 @@
+"""``python -m stampede_gateway``: serve the gateway on ``HTTP_PORT``."""
+
+from __future__ import annotations
+
+from stampede_runtime.logs import configure_logging
+from stampede_runtime.settings import load_settings
+from stampede_runtime.web import serve
+
+from .main import create_app
+from .settings import GatewaySettings
+
+
+def main() -> None:
+    settings = load_settings(GatewaySettings)
+    configure_logging("gateway", settings.log_level)
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The gateway's I/O: PostgreSQL (accounts, idempotency), Kafka, the orders read API."""

@@ -1,0 +1,201 @@
+"""Request and response bodies of the public API (the read shapes come from
+``stampede_contracts.read_models``). Bounds on every field: bad input never
+reaches Kafka."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+def _printable(value: str) -> str:
+    """No control characters and valid UTF-8 (no lone surrogates): text that every store,
+    hash and topic downstream accepts as it is."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("control characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid UTF-8 text") from None
+    return value
+
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]+$"
+Username = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$",
+                                examples=["sneakerhead_42"])]
+Password = Annotated[str, Field(min_length=8, max_length=128, examples=["correct horse battery"]),
+                     AfterValidator(_printable)]
+Token = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9._-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Air Max 1 '86 OG"]),
+                 AfterValidator(_printable)]
+Price = Annotated[int, Field(ge=0, le=100_000_000, examples=[17_000],
+                             description="Price in minor units (cents).")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"],
+                                description="ISO 4217 code.")]
+Stock = Annotated[int, Field(ge=0, le=10_000_000, examples=[300])]
+PerUserLimit = Annotated[int, Field(ge=1, le=100)]
+Ttl = Annotated[int, Field(ge=1, le=3600, description="How long a hold lasts (seconds).")]
+Quantity = Annotated[int, Field(ge=1, le=10)]
+CreatableStatus = Literal["draft", "scheduled", "live"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Credentials(Body):
+    username: Username
+    password: Password
+
+
+class LoginBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN,
+                                   examples=["sneakerhead_42"])]
+    password: Annotated[str, Field(min_length=1, max_length=128,
+                                   examples=["correct horse battery"]),
+                        AfterValidator(_printable)]
+
+
+class RefreshBody(Body):
+    refresh_token: Token
+
+
+class UserOut(BaseModel):
+    id: UUID
+    username: str
+    role: Literal["admin", "buyer"]
+
+
+class TokenPairOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid.")
+    refresh_expires_in: int
+
+
+class _DropFields(Body):
+    @model_validator(mode="after")
+    def _window(self) -> Any:
+        starts, ends = getattr(self, "starts_at", None), getattr(self, "ends_at", None)
+        if starts is not None and ends is not None and ends <= starts:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class DropCreate(_DropFields):
+    name: Name
+    price_cents: Price
+    currency: Currency = "USD"
+    total_stock: Stock
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    status: CreatableStatus | None = Field(
+        default=None,
+        description="Derived from starts_at when absent; `draft` hides the drop.",
+    )
+    per_user_limit: PerUserLimit = 1
+    reservation_ttl_seconds: Ttl = 60
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "Air Max 1 '86 OG", "price_cents": 17000, "currency": "USD",
+        "total_stock": 300, "per_user_limit": 1,
+    }]})
+
+
+class DropPatch(_DropFields):
+    """Fields to change; stock is changed with ``/restock``."""
+
+    name: Name | None = None
+    price_cents: Price | None = None
+    currency: Currency | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    status: CreatableStatus | None = None
+    per_user_limit: PerUserLimit | None = None
+    reservation_ttl_seconds: Ttl | None = None
+
+
+class Restock(Body):
+    total_stock: Stock
+
+
+class StockStatus(BaseModel):
+    total_stock: int
+    available: int
+    held: int
+    sold: int
+
+
+class ReserveBody(Body):
+    quantity: Quantity = 1
+
+
+class PurchaseBody(Body):
+    reservation_id: UUID | None = Field(
+        default=None, description="The hold to buy with; the caller's only hold by default."
+    )
+
+
+class OrderBody(Body):
+    drop_id: UUID
+    quantity: Quantity = 1
+
+
+class ReservationOut(BaseModel):
+    id: UUID
+    drop_id: UUID
+    quantity: int
+    status: Literal["active", "purchased", "cancelled", "expired"]
+    expires_at: datetime
+
+
+class ReservationEnvelope(BaseModel):
+    reservation: ReservationOut
+
+
+class PurchaseOut(BaseModel):
+    id: UUID
+    drop_id: UUID
+    reservation_id: UUID
+    quantity: int
+    amount_cents: int
+    currency: str
+    status: Literal["paid"] = "paid"
+    created_at: datetime
+
+
+class PurchaseEnvelope(BaseModel):
+    purchase: PurchaseOut
+
+
+class OrderOut(BaseModel):
+    status: Literal["success"] = "success"
+    purchase: PurchaseOut | None = None
+
+
+class Pending(BaseModel):
+    """Answered ``202``: the outcome is not known yet; read it at ``outcome_url``."""
+
+    status: Literal["pending"] = "pending"
+    idempotency_key: str
+    outcome_url: str
+
+
+class Outcome(BaseModel):
+    idempotency_key: str
+    status: Literal["completed"] = "completed"
+    response_status: int = Field(description="The status the request was answered with.")
+    response: dict[str, Any] = Field(description="The body it was answered with.")
+
+
+class QueueStatusOut(BaseModel):
+    position: int = Field(description="Place in the queue (1 = next); 0 once admitted.")
+    admitted: bool
+    retry_after: int = Field(description="Seconds until it is worth asking again.")
+    eta_seconds: int
+    sold_out: bool = Field(description="The drop has no stock left: no point waiting.")
+    drop_id: UUID | None = None

@@ -1,0 +1,114 @@
+"""Drop management (admin): commands to the drop's single writer, answered by its reply."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from stampede_contracts import (
+    ActivityFeed,
+    Command,
+    CreateDrop,
+    DeleteDrop,
+    DropRead,
+    DropSpec,
+    DropStatus,
+    DropView,
+    RejectionCode,
+    Reply,
+    RestockDrop,
+    StockLevels,
+    UpdateDrop,
+    utcnow,
+)
+
+from .adapters.inventory import InventoryClient
+from .adapters.orders_client import OrdersClient
+from .domain.drop_view import DropViews
+from .errors import DropNotFound, InventoryTimeout, UpstreamUnavailable, rejected
+
+
+def drop_read(view: DropView, now: datetime, base: DropRead | None = None) -> DropRead:
+    spec, stock = view.drop, view.stock
+    return DropRead(
+        id=spec.drop_id, name=spec.name, price_cents=spec.price_cents, currency=spec.currency,
+        total_stock=stock.total_stock, available_stock=stock.available, held=stock.held,
+        sold=stock.sold, status=spec.status_at(now), starts_at=spec.starts_at,
+        ends_at=spec.ends_at, per_user_limit=spec.per_user_limit,
+        reservation_ttl_seconds=spec.reservation_ttl_seconds,
+        activity_feed=base.activity_feed if base else ActivityFeed(latest_purchasers=[]),
+        created_at=base.created_at if base else now, updated_at=now,
+    )
+
+
+class DropsService:
+    def __init__(self, inventory: InventoryClient, orders: OrdersClient, views: DropViews,
+                 timeout_s: float) -> None:
+        self._inventory = inventory
+        self._orders = orders
+        self._views = views
+        self._timeout = timeout_s
+
+    async def _command(self, drop_id: UUID, command: Command) -> Reply:
+        envelope = self._inventory.envelope(uuid.uuid4(), drop_id, command)
+        reply = await self._inventory.ask(envelope, self._timeout)
+        if reply is None:
+            raise InventoryTimeout(
+                f"The inventory did not answer in time; the command for drop {drop_id} "
+                "may still be applied: check it before retrying."
+            )
+        if not reply.ok:
+            raise rejected(reply.code or RejectionCode.VALIDATION_ERROR, reply.detail)
+        self._views.invalidate(drop_id)  # until the decision's events reach the view
+        return reply
+
+    async def create(self, fields: dict[str, Any]) -> DropRead:
+        spec = DropSpec(drop_id=uuid.uuid4(), **fields)
+        reply = await self._command(spec.drop_id, CreateDrop(drop=spec))
+        return drop_read(_drop_view(reply), utcnow())
+
+    async def current_spec(self, drop_id: UUID) -> DropSpec:
+        known = self._views.get(drop_id)
+        if known is not None:
+            return known.spec
+        read = await self._orders.drop(drop_id)
+        return DropSpec(
+            drop_id=read.id, name=read.name, price_cents=read.price_cents,
+            currency=read.currency, total_stock=read.total_stock, starts_at=read.starts_at,
+            ends_at=read.ends_at, draft=read.status is DropStatus.DRAFT,
+            per_user_limit=read.per_user_limit,
+            reservation_ttl_seconds=read.reservation_ttl_seconds,
+        )
+
+    async def update(self, drop_id: UUID, spec: DropSpec) -> DropRead:
+        reply = await self._command(drop_id, UpdateDrop(drop=spec))
+        return drop_read(_drop_view(reply), utcnow(), await self._base(drop_id))
+
+    async def restock(self, drop_id: UUID, total_stock: int) -> DropRead:
+        reply = await self._command(drop_id, RestockDrop(drop_id=drop_id, total_stock=total_stock))
+        return drop_read(_drop_view(reply), utcnow(), await self._base(drop_id))
+
+    async def delete(self, drop_id: UUID) -> None:
+        await self._command(drop_id, DeleteDrop(drop_id=drop_id))
+
+    async def stock(self, drop_id: UUID) -> StockLevels:
+        known = self._views.get(drop_id)
+        if known is not None:
+            return known.stock
+        read = await self._orders.drop(drop_id)  # the view may lag just after a create
+        return StockLevels(total_stock=read.total_stock, available=read.available_stock,
+                           held=read.held, sold=read.sold)
+
+    async def _base(self, drop_id: UUID) -> DropRead | None:
+        try:
+            return await self._orders.drop(drop_id)
+        except (DropNotFound, UpstreamUnavailable):
+            return None
+
+
+def _drop_view(reply: Reply) -> DropView:
+    if not isinstance(reply.result, DropView):
+        raise UpstreamUnavailable("The inventory gave an unexpected answer.")
+    return reply.result

@@ -1,0 +1,72 @@
+"""The gateway's settings: one class, read from the environment only.
+
+Secrets have no defaults: ``JWT_SECRET`` and ``ADMIN_PASSWORD`` are required unless
+``DEV_MODE`` is true (then a per-process random secret and the password ``admin``
+are used, and the start-up log says so).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import Field, model_validator
+from stampede_runtime.settings import DatabaseSettings
+
+
+class GatewaySettings(DatabaseSettings):
+    orders_url: str = Field(default="http://127.0.0.1:8002", pattern=r"^https?://")
+    dev_mode: bool = False
+    admin_username: str = Field(default="admin", min_length=1, max_length=32,
+                                pattern=r"^[A-Za-z0-9_.@-]+$")
+    admin_password: str | None = Field(default=None, min_length=1, max_length=128)
+    jwt_secret: str | None = Field(default=None, min_length=16)
+    ticket_secret: str | None = Field(default=None, min_length=16)
+    access_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(default=14 * 86_400, ge=60, le=90 * 86_400)
+    argon2_memory_kib: int = Field(default=65_536, ge=8_192, le=1_048_576)
+    argon2_time_cost: int = Field(default=3, ge=1, le=10)
+    hash_concurrency: int = Field(default=2, ge=1, le=16)
+
+    # request-reply with the inventory
+    reply_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    admin_reply_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    idempotency_lease_s: float = Field(default=5.0, gt=0, le=600)
+    idempotency_ttl_hours: float = Field(default=25.0, ge=24, le=24 * 30)
+
+    # per-client rate limit (token bucket): sustained rate and burst
+    rate_limit_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+
+    # waiting room: the gateway-wide gate on the order path
+    gate_max_in_flight: int = Field(default=1_000, ge=1, le=100_000)
+    gate_rate_per_s: float = Field(default=5_000.0, gt=0, le=1_000_000)
+    gate_burst: int = Field(default=5_000, ge=1, le=1_000_000)
+    ticket_ttl_s: int = Field(default=1_800, ge=10, le=86_400)
+    admitted_window_s: int = Field(default=60, ge=1, le=3_600)
+    waiting_room_max: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    # input limits
+    max_body_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
+    max_header_bytes: int = Field(default=8 * 1024, ge=1024, le=64 * 1024)
+
+    @model_validator(mode="after")
+    def _secrets_outside_dev(self) -> GatewaySettings:
+        missing = []
+        if not self.dev_mode and not self.jwt_secret:
+            missing.append("JWT_SECRET")
+        if not self.dev_mode and not self.admin_password:
+            missing.append("ADMIN_PASSWORD")
+        if missing:
+            raise ValueError(f"{' and '.join(missing)} required when DEV_MODE is false")
+        return self
+
+    def effective_jwt_secret(self) -> str:
+        if self.jwt_secret is None:  # dev mode only (validated above)
+            self.jwt_secret = secrets.token_urlsafe(32)
+        return self.jwt_secret
+
+    def effective_ticket_secret(self) -> str:
+        return self.ticket_secret or f"ticket:{self.effective_jwt_secret()}"
+
+    def effective_admin_password(self) -> str:
+        return self.admin_password or "admin"

@@ -1,0 +1,46 @@
+"""Idempotency keys: fingerprints and what a known key means."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from stampede_gateway.domain.idempotency import (
+    KEY_PATTERN,
+    IdempotencyRecord,
+    Seen,
+    StoredResponse,
+    fingerprint,
+    judge,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_the_fingerprint_ignores_key_order_and_sees_body_path_and_method():
+    a = fingerprint("POST", "/api/order", {"drop_id": "x", "quantity": 1})
+    assert a == fingerprint("post", "/api/order", {"quantity": 1, "drop_id": "x"})
+    assert a != fingerprint("POST", "/api/order", {"drop_id": "x", "quantity": 2})
+    assert a != fingerprint("POST", "/api/orders", {"drop_id": "x", "quantity": 1})
+    assert a != fingerprint("DELETE", "/api/order", {"drop_id": "x", "quantity": 1})
+
+
+def record(fp="f", response=None, lease=NOW + timedelta(seconds=5)) -> IdempotencyRecord:
+    return IdempotencyRecord(fp, "reserve", None, lease, response)
+
+
+def test_judge_a_known_key():
+    done = StoredResponse(201, {"ok": True}, {})
+    assert judge(record(fp="other"), "f", NOW) is Seen.REUSED
+    assert judge(record(fp="other", response=done), "f", NOW) is Seen.REUSED
+    assert judge(record(response=done), "f", NOW) is Seen.REPLAY
+    assert judge(record(), "f", NOW) is Seen.IN_PROGRESS
+    assert judge(record(lease=NOW), "f", NOW) is Seen.TAKE_OVER
+
+
+def test_keys_are_url_safe():
+    key = re.compile(KEY_PATTERN)
+    assert key.match("5f1c3a4e-8a0b-4b7e-9d52-1b1f8c2d9e77")
+    assert key.match("a" * 255) and not key.match("a" * 256)
+    for bad in ("", "a/b", "a?b", "a b", "a#b", "é"):
+        assert not key.match(bad)
