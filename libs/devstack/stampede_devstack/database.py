@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .ports import wait_for_port
+from .ports import require_free, wait_for_port
 from .process import stop_process
 
 SERVER_USER = "embedded_postgres"
@@ -58,6 +58,7 @@ class EmbeddedPostgres:
         self._user = SERVER_USER
 
     def start(self) -> None:
+        require_free(self.port, "postgres (POSTGRES_PORT)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_user()
         if not (self.data_dir / "PG_VERSION").exists():

@@ -24,3 +24,15 @@ def wait_for_port(port: int, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not listen on 127.0.0.1:{port} in {timeout_s:.0f}s")
         time.sleep(0.05)
+
+
+class PortInUse(RuntimeError):
+    """A port we were to listen on is taken: never silently talk to a stranger."""
+
+
+def require_free(port: int, what: str) -> None:
+    if port_open(port):
+        raise PortInUse(
+            f"{what}: port {port} on 127.0.0.1 is already in use (another Stampede or "
+            f"service?). Stop it or choose another port (see README: Configuration)."
+        )

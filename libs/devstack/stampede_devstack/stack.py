@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .broker import EmbeddedBroker
 from .database import EmbeddedPostgres
-from .ports import free_port
+from .ports import free_port, require_free
 from .process import ServiceProcess
 
 
@@ -145,6 +145,8 @@ class Stack:
         try:
             self.start_infrastructure()
             self.define_services()
+            for name, proc in self.services.items():
+                require_free(proc.port, name)
             for proc in self.services.values():
                 proc.start()
             for proc in self.services.values():
