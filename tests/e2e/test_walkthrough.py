@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 import uuid
@@ -134,6 +135,111 @@ async def test_walkthrough(system: RunningSystem) -> None:
             (reservation["id"],),
         ).fetchall()
     assert rows == [(purchase["id"], 1)]
+
+
+async def test_holds_expire_and_the_stock_returns(system: RunningSystem) -> None:
+    """Invariant 5 through the whole system: a hold not bought within its TTL expires,
+    its stock returns, and subscribed screens are told."""
+    async with httpx.AsyncClient(base_url=system.api, timeout=10) as api:
+        admin = await _login(api, "admin", "admin")
+        r = await api.post("/api/drops", headers=admin, json={
+            "name": "Short Hold", "price_cents": 500, "total_stock": 2,
+            "reservation_ttl_seconds": 2,
+        })
+        assert r.status_code == 201, r.text
+        drop_id = r.json()["id"]
+        messages: list[dict[str, Any]] = []
+        ready = asyncio.Event()
+        listener = asyncio.create_task(_collect(f"{system.ws}?drops={drop_id}", messages, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        buyer = {"X-User-Id": str(uuid.uuid4()), "X-User-Name": "late"}
+        r = await api.post(f"/api/drops/{drop_id}/reserve",
+                           headers={**buyer, "Idempotency-Key": "late-1"})
+        assert r.status_code == 201, r.text
+        assert (await api.get(f"/api/drops/{drop_id}/status")).json()["held"] == 1
+
+        async def returned() -> bool:
+            """the hold expired and the stock is back."""
+            s = (await api.get(f"/api/drops/{drop_id}/status")).json()
+            return bool(s == {"total_stock": 2, "available": 2, "held": 0, "sold": 0})
+
+        await _poll(returned, timeout_s=15)
+        r = await api.post(f"/api/drops/{drop_id}/purchase",
+                           headers={**buyer, "Idempotency-Key": "late-2"})
+        assert r.status_code == 409 and r.json()["code"] in {
+            "RESERVATION_EXPIRED", "NO_ACTIVE_RESERVATION"}
+
+        async def told() -> bool:
+            """the WebSocket got RESERVATION_EXPIRED and the stock back at 2."""
+            stock = [m for m in messages if m["type"] == "STOCK_UPDATED"]
+            return bool(any(m["type"] == "RESERVATION_EXPIRED" for m in messages)
+                        and stock and stock[-1]["data"]["available_stock"] == 2)
+
+        await _poll(told)
+        listener.cancel()
+
+
+async def _commands_of(bootstrap: str, user_id: str) -> list[str]:
+    """Every command on inventory.commands that names this user (read from the start)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from stampede_contracts import INVENTORY_COMMANDS
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(INVENTORY_COMMANDS.name, p)
+                 for p in range(INVENTORY_COMMANDS.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        found: list[str] = []
+        idle = 0
+        while idle < 5:
+            batches = await consumer.getmany(timeout_ms=200)
+            idle = 0 if batches else idle + 1
+            found += [r.value.decode() for rs in batches.values() for r in rs
+                      if r.value and user_id.encode() in r.value]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_bad_input_never_reaches_kafka(system: RunningSystem) -> None:
+    """Invariant 7: malformed requests get problem documents and send no command."""
+    broker = re.search(r"^\s+broker\s+(\S+)", "\n".join(system.output), re.MULTILINE)
+    assert broker
+    user_id = str(uuid.uuid4())
+    who = {"X-User-Id": user_id, "X-User-Name": "mallory"}
+    async with httpx.AsyncClient(base_url=system.api, timeout=10) as api:
+        admin = await _login(api, "admin", "admin")
+        r = await api.post("/api/drops", headers=admin,
+                           json={"name": "Target", "price_cents": 1, "total_stock": 5})
+        drop_id = r.json()["id"]
+        reserve = f"/api/drops/{drop_id}/reserve"
+        attempts = [
+            ("POST", reserve, {**who}, b'{"quantity":1}'),  # no Idempotency-Key
+            ("POST", reserve, {**who, "Idempotency-Key": "b1"}, b'{"quantity":0}'),
+            ("POST", reserve, {**who, "Idempotency-Key": "b2"}, b'{"quantity":"many"}'),
+            ("POST", reserve, {**who, "Idempotency-Key": "b3"}, b"{not json"),
+            ("POST", reserve, {**who, "Idempotency-Key": "b4"}, b'{"quantity":1,"x":' +
+             b"1" * 40_000 + b"}"),
+            ("POST", "/api/drops/not-a-uuid/reserve", {**who, "Idempotency-Key": "b5"}, b"{}"),
+            ("POST", "/api/order", {**who, "Idempotency-Key": "b6"}, b'{"drop_id":"nope"}'),
+            ("POST", "/api/order", {**who, "Idempotency-Key": "b7"},
+             b'{"drop_id":"' + drop_id.encode() + b'","quantity":-3}'),
+            ("DELETE", "/api/reservations/zzz", {**who, "Idempotency-Key": "b8"}, b""),
+        ]
+        for method, path, headers, body in attempts:
+            r = await api.request(method, path, content=body,
+                                  headers={**headers, "content-type": "application/json"})
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["code"].isupper()
+        # one good request, so the check below is known to see commands of this user
+        r = await api.post(reserve, headers={**who, "Idempotency-Key": "good"},
+                           json={"quantity": 1})
+        assert r.status_code == 201, r.text
+    commands = await _commands_of(broker.group(1), user_id)
+    assert len(commands) == 1 and '"ReserveStock"' in commands[0], commands
 
 
 def test_sigterm_stops_every_process(system: RunningSystem) -> None:
