@@ -12,6 +12,11 @@ to Kafka for visibility. Two modes:
 - broadcast mode (no ``group_id``): this process reads every partition (the
   notifier and the gateway's drop view).
 
+By default the partitions of one fetch are handled one after another. With
+``concurrent_partitions=True`` (the inventory) they are handled at the same time, one
+task per partition, so each partition's order is kept, and all under the lock a
+revocation waits for.
+
 A stored position beyond the broker's log end means the broker lost its log
 (the embedded broker keeps it in memory). tansu answers such a fetch with no
 error and no data, so the loop compares positions with the fetch's high
@@ -114,6 +119,7 @@ class ConsumerLoop(Generic[T]):
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 1_000,
         fetch_max_wait_ms: int = 20,
+        concurrent_partitions: bool = False,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
@@ -128,6 +134,7 @@ class ConsumerLoop(Generic[T]):
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._concurrent = concurrent_partitions
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
         self._assigned: set[int] = set()
@@ -160,8 +167,12 @@ class ConsumerLoop(Generic[T]):
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
                 async with self._lock:
-                    for tp, records in batches.items():
-                        if tp.partition in self._assigned and records:
+                    work = [(tp, records) for tp, records in batches.items()
+                            if tp.partition in self._assigned and records]
+                    if self._concurrent and len(work) > 1:
+                        await self._process_concurrently(consumer, work)
+                    else:
+                        for tp, records in work:
                             await self._process(consumer, tp, records)
                     await self._check_idle(consumer, {tp.partition for tp in batches})
         finally:
@@ -198,6 +209,7 @@ class ConsumerLoop(Generic[T]):
                 else:
                     await consumer.seek_to_end(tp)
         self._assigned.update(partitions)
+        self._last_idle_check = 0.0  # look for a lost log at the first idle moment
         log.info("%s: assigned partitions %s", self._topic.name, sorted(partitions))
 
     async def _revoke(self, partitions: list[int]) -> None:
@@ -242,6 +254,22 @@ class ConsumerLoop(Generic[T]):
             metrics.consumer_lag.labels(self._topic.name, str(tp.partition)).set(
                 max(0, high - next_offset)
             )
+
+    async def _process_concurrently(
+        self, consumer: AIOKafkaConsumer, work: list[tuple[TopicPartition, list[ConsumerRecord]]]
+    ) -> None:
+        """``concurrent_partitions``: the batches of different partitions are handled at
+        the same time (one task per partition, so each partition's order is kept), all
+        under the processing lock: a revocation still waits for every batch in hand. One
+        partition's database round trips then overlap another's CPU work. Every task is
+        finished before an error is raised, so none runs on outside the lock."""
+        results = await asyncio.gather(
+            *(self._process(consumer, tp, records) for tp, records in work),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _apply(self, partition: int, batch: list[Delivered[T]]) -> None:
         attempt = 0

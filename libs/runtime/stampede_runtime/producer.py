@@ -18,12 +18,20 @@ from stampede_contracts import TopicSpec, encode, encode_key
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send: topic, key and the model to serialise."""
+    """One message to send: topic, key and the model to serialise, or its JSON already
+    serialised once (``str``/``bytes``, as the inventory stores it in its outbox)."""
 
     topic: TopicSpec
     key: UUID | str
-    message: BaseModel
+    message: BaseModel | str | bytes
     headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+    def value(self) -> bytes:
+        if isinstance(self.message, bytes):
+            return self.message
+        if isinstance(self.message, str):
+            return self.message.encode()
+        return encode(self.message)
 
 
 class Producer:
@@ -70,7 +78,7 @@ class Producer:
             futures.append(
                 await producer.send(
                     out.topic.name,
-                    value=encode(out.message),
+                    value=out.value(),
                     key=encode_key(out.key),
                     headers=list(out.headers),
                 )

@@ -167,7 +167,7 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         owned.writer.commit(decided)
         owned.next_offset = next_offset
         owned.published_upto = None
-        owned.unpublished.append(replace(outbox, id=outbox_id))
+        owned.unpublished.append(replace(outbox, id=outbox_id, decided=[]))
         self._count(decided)
         await self._flush(owned)
         for state in decided.staged.values():
@@ -190,10 +190,11 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
     async def _flush(self, owned: Owned) -> None:
         """Publish the committed, unpublished outbox in order; then it may be deleted."""
         started = time.perf_counter()
+        events, replies = self._topics.events, self._topics.replies
         for outbox in owned.unpublished:
             await self._producer.send_all(
-                [Outgoing(self._topics.events, e.drop_id, e) for e in outbox.events]
-                + [Outgoing(self._topics.replies, r.reply_to, r) for r in outbox.replies]
+                [Outgoing(events, m.key, m.json) for m in outbox.events]
+                + [Outgoing(replies, m.key, m.json) for m in outbox.replies]
             )
         if owned.unpublished:
             owned.published_upto = owned.unpublished[-1].id

@@ -11,7 +11,10 @@ class InventorySettings(DatabaseSettings):
 
     db_schema: str = "inventory"
     #: commands decided (and committed) per partition batch at most
-    max_records: int = Field(default=500, ge=1, le=10_000)
+    max_records: int = Field(default=2_000, ge=1, le=10_000)
+    #: decide and commit the batches of different partitions at the same time (each
+    #: partition's own batches stay in order): one's transaction overlaps another's CPU
+    concurrent_partitions: bool = True
     #: how soon the group notices a dead writer (a kill -9) and moves its partitions
     session_timeout_ms: int = Field(default=10_000, ge=3_000, le=300_000)
     heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=30_000)

@@ -18,6 +18,9 @@ from uuid import UUID
 from stampede_contracts import CommandEnvelope, Reply
 
 from .domain import Decision, DropState, decide
+from .domain.unchecked import maker, utc
+
+_Reply = maker(Reply)
 
 
 class Applied(NamedTuple):
@@ -43,8 +46,9 @@ class Batch:
 
 
 def reply_for(envelope: CommandEnvelope, decision: Decision, now: datetime) -> Reply:
+    """The reply (built without validation: every value is valid, see ``unchecked``)."""
     verdict = decision.verdict
-    return Reply(
+    return _Reply(
         command_id=envelope.command_id, drop_id=envelope.drop_id,
         reply_to=envelope.reply_to or "", ok=verdict.ok, code=verdict.code,
         result=verdict.result, decided_at=now,
@@ -72,6 +76,7 @@ class PartitionWriter:
         """Decide ``envelopes`` in order; ``processed`` maps command ids already decided
         (in an earlier batch) to their stored reply."""
         batch = Batch()
+        now = utc(now)
         fresh: dict[UUID, Reply] = {}
         for envelope in envelopes:
             stored = processed.get(envelope.command_id) or fresh.get(envelope.command_id)

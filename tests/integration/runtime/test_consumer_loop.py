@@ -123,3 +123,37 @@ async def test_broadcast_loop_reads_every_partition(infra, namespace):
     for h in handlers:
         assert len(h.seen) == 40
         assert len({p for p, _, _ in h.seen}) > 1  # every partition, not a share of them
+
+
+async def test_concurrent_partitions_keep_each_partition_in_order(infra, namespace):
+    topics = Topics.for_namespace(namespace)
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all())
+    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    drops = [uuid.uuid4() for _ in range(12)]
+    sent = [(d, _command(d)) for _ in range(25) for d in drops]
+    await producer.send_all(Outgoing(topics.commands, d, c) for d, c in sent)
+    handler = Recorder()
+    loop = ConsumerLoop(
+        bootstrap_servers=infra.kafka_bootstrap_servers, topic=topics.commands,
+        decode=decode_command, handler=handler, group_id=f"{namespace}-c",
+        concurrent_partitions=True,
+        dead_letters=KafkaDeadLetters(producer, topics.dead_letters, service="test"),
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        async with asyncio.timeout(30):
+            while len(handler.seen) < len(sent):
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+    by_partition: dict[int, list[int]] = {}
+    for partition, offset, _ in handler.seen:
+        by_partition.setdefault(partition, []).append(offset)
+    assert len(by_partition) > 1
+    for offsets in by_partition.values():
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+    expected = [c.command_id for d, c in sent if d == drops[0]]
+    assert [cid for _, _, cid in handler.seen if cid in set(expected)] == expected

@@ -10,6 +10,7 @@ from stampede_contracts import (
     CommandEnvelope,
     CreateDrop,
     ReserveStock,
+    decode_event,
     reservation_id_for,
 )
 from stampede_inventory.adapters.store import _rows, outbox_of
@@ -44,6 +45,8 @@ def test_rows_of_a_batch_carry_each_holds_final_status():
         reservation_id_for(held): "cancelled"}
     assert [p[1] for p in rows.purchases] == [reservation_id_for(bought)]
     outbox = outbox_of(batch)
-    assert [e.seq for e in outbox.events] == list(range(5, 5 + len(outbox.events)))
+    seqs = [decode_event(m.json.encode()).seq for m in outbox.events]
+    assert seqs == list(range(5, 5 + len(outbox.events)))
+    assert all(m.key == str(DROP) for m in outbox.events)
     assert len(outbox.replies) == 4
 

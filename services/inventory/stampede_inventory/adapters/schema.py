@@ -4,8 +4,10 @@
   ``epoch`` (bumped by each new owner; a batch commits only under the epoch it
   loaded with, so a writer that lost its partition without knowing can't write).
 - ``drops``, ``holds`` (every hold with its final status), ``purchases``: the state.
-- ``processed``: command id -> first reply (kept >= 24 h): redeliveries get it again.
-- ``outbox``: one row per batch, the events and replies to publish after commit.
+- ``processed``: command id -> first reply (kept >= 24 h): redeliveries get it again;
+  with the id of its batch's outbox row, whose replies to publish it is.
+- ``outbox``: one row per batch, the events to publish after commit (and the replies:
+  the first ones through ``processed.outbox_id``, resent ones in the row itself).
 
 Replies and the outbox are kept as JSON text, not jsonb: they are only ever read
 back whole, and parsing them into jsonb was a large part of a batch's cost; the outbox
@@ -64,6 +66,9 @@ CREATE TABLE IF NOT EXISTS processed (
     decided_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS processed_by_age ON processed (decided_at);
+-- the outbox row of the command's batch (NULL: written before replies lived only here)
+ALTER TABLE processed ADD COLUMN IF NOT EXISTS outbox_id bigint;
+CREATE INDEX IF NOT EXISTS processed_by_outbox ON processed USING brin (outbox_id);
 CREATE TABLE IF NOT EXISTS outbox (
     id bigserial PRIMARY KEY,
     partition int NOT NULL,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncCursor
@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 from stampede_contracts import DropSpec, EventEnvelope, Reply
 
 from ..domain import DropState, Hold
+from ..wire import drop_key, envelopes_json, reply_json
 from ..writer import Batch
 
 _EVENTS = TypeAdapter(list[EventEnvelope])
@@ -30,13 +31,28 @@ class Fenced(Exception):
     """Another writer claimed the partition since this one loaded it."""
 
 
+class Message(NamedTuple):
+    """One message as it is stored and sent: its Kafka key and its JSON (see ``wire``)."""
+
+    key: str
+    json: str
+
+
 @dataclass(frozen=True, slots=True)
 class Outbox:
-    """Messages committed but maybe not yet published; ``id`` orders them per partition."""
+    """Messages committed but maybe not yet published; ``id`` orders them per partition.
+
+    ``decided`` is the JSON of each of the batch's first replies (``batch.applied``, in
+    order), stored with the command ids. Those replies are not stored a second time in
+    the outbox row: the ``processed`` rows carry the id of their batch's outbox row, and
+    a new owner reads them from there. Only the last ``resent`` replies (the stored
+    replies of redelivered commands, re-addressed) are kept in the row itself."""
 
     id: int
-    events: list[EventEnvelope]
-    replies: list[Reply]
+    events: list[Message]
+    replies: list[Message]
+    decided: list[str] = field(default_factory=list)
+    resent: int = 0
 
 
 @dataclass(slots=True)
@@ -99,8 +115,9 @@ class InventoryStore:
                     "DELETE FROM outbox WHERE partition = %s AND id <= %s",
                     (partition, published_upto),
                 )
-            await _write_state(conn, partition, batch)
-            return await _write_outbox(conn, partition, outbox)
+            outbox_id = await _write_outbox(conn, partition, outbox)
+            await _write_state(conn, partition, batch, outbox.decided, outbox_id)
+            return outbox_id
 
     async def delete_outbox(self, partition: int, upto: int) -> None:
         async with self._pool.connection() as conn:
@@ -164,9 +181,29 @@ async def _load_outbox(conn: AsyncConnection, partition: int) -> list[Outbox]:
     cur = await conn.execute(
         "SELECT id, events, replies FROM outbox WHERE partition = %s ORDER BY id", (partition,)
     )
+    rows = await cur.fetchall()
+    if not rows:
+        return []
+    # a batch's first replies are in its processed rows (see ``Outbox``); a row written
+    # before they were has them all in its own ``replies`` and no processed row points
+    # at it. The range condition suits the BRIN index (outbox ids rise with time).
+    cur = await conn.execute(
+        "SELECT outbox_id, reply FROM processed WHERE outbox_id BETWEEN %s AND %s "
+        "AND partition = %s", (rows[0][0], rows[-1][0], partition),
+    )
+    first: dict[int, list[Reply]] = {}
+    for outbox_id, reply in await cur.fetchall():
+        first.setdefault(outbox_id, []).append(Reply.model_validate_json(reply))
+    # rare (a new owner finds what its predecessor did not publish): validated, and
+    # written again by pydantic, which is the same text the writer stored
     return [
-        Outbox(id, _EVENTS.validate_json(events), _REPLIES.validate_json(replies))
-        for id, events, replies in await cur.fetchall()
+        Outbox(
+            id,
+            [Message(str(e.drop_id), e.model_dump_json()) for e in _EVENTS.validate_json(events)],
+            [Message(r.reply_to, r.model_dump_json())
+             for r in first.get(id, []) + _REPLIES.validate_json(replies) if r.reply_to],
+        )
+        for id, events, replies in rows
     ]
 
 
@@ -223,7 +260,9 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
     return columns
 
 
-async def _write_state(conn: AsyncConnection, partition: int, batch: Batch) -> None:
+async def _write_state(
+    conn: AsyncConnection, partition: int, batch: Batch, decided: Sequence[str], outbox_id: int
+) -> None:
     touched = {
         a.decision.state.drop_id: a.decision.state
         for a in batch.applied if a.decision.events and a.decision.state is not None
@@ -244,20 +283,31 @@ async def _write_state(conn: AsyncConnection, partition: int, batch: Batch) -> N
         )
     rows = _rows(partition, batch)
     async with conn.cursor() as cur:
-        # COPY: the bulk of a batch is new rows, and COPY is the cheapest way in
+        # COPY: the bulk of a batch is new rows, and COPY is the cheapest way in; the
+        # text is built here in one go (psycopg's per-row write_row cost more)
         if rows.new_holds:
             await _copy(cur, "holds (reservation_id, drop_id, partition, user_id, username, "
-                        "quantity, expires_at, status, decided_at)", rows.new_holds.values())
+                        "quantity, expires_at, status, decided_at)", "".join(
+                            f"{r}\t{d}\t{p}\t{u}\t{_text(n)}\t{q}\t{_ts(e)}\t{s}\t{_ts(at)}\n"
+                            for r, d, p, u, n, q, e, s, at in rows.new_holds.values()
+                        ))
         if rows.purchases:
             await _copy(cur, "purchases (purchase_id, reservation_id, drop_id, partition, "
-                        "user_id, quantity, amount_cents, currency, created_at)", rows.purchases)
+                        "user_id, quantity, amount_cents, currency, created_at)", "".join(
+                            f"{i}\t{r}\t{d}\t{p}\t{u}\t{q}\t{a}\t{_text(c)}\t{_ts(at)}\n"
+                            for i, r, d, p, u, q, a, c, at in rows.purchases
+                        ))
         if batch.applied:
             # a command id seen on two partitions (a misbehaving sender) fails the batch
             # here; the loop then isolates and dead-letters that command
-            await _copy(cur, "processed (command_id, partition, reply, decided_at)", (
-                (a.reply.command_id, partition, a.reply.model_dump_json(), a.reply.decided_at)
-                for a in batch.applied
-            ))
+            await _copy(
+                cur, "processed (command_id, partition, reply, decided_at, outbox_id)",
+                "".join(
+                    f"{a.envelope.command_id}\t{partition}\t{_json_text(j)}\t"
+                    f"{_ts(a.reply.decided_at)}\t{outbox_id}\n"
+                    for a, j in zip(batch.applied, decided, strict=True)
+                ),
+            )
     if rows.status:
         await conn.execute(
             "UPDATE holds SET status = t.s, decided_at = t.at FROM unnest("
@@ -267,30 +317,75 @@ async def _write_state(conn: AsyncConnection, partition: int, batch: Batch) -> N
         )
 
 
-async def _copy(cur: AsyncCursor[Any], table: str, rows: Iterable[Sequence[Any]]) -> None:
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ts_cache: dict[datetime, str] = {}
+
+
+def _text(value: str) -> str:
+    """A text column in COPY's text format (backslash, tab, newline, CR escaped)."""
+    if value.isprintable() and "\\" not in value:
+        return value
+    return value.translate(_COPY_ESCAPES)
+
+
+def _json_text(value: str) -> str:
+    """JSON has no raw tab, newline or CR (they are escaped): only backslashes double."""
+    return value.replace("\\", "\\\\") if "\\" in value else value
+
+
+def _ts(value: datetime) -> str:
+    """A timestamptz for COPY (a batch has a handful of distinct ones)."""
+    text = _ts_cache.get(value)
+    if text is None:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a timezone")
+        if len(_ts_cache) >= 4096:
+            _ts_cache.clear()
+        text = _ts_cache[value] = value.isoformat()
+    return text
+
+
+async def _copy(cur: AsyncCursor[Any], table: str, data: str) -> None:
     async with cur.copy(f"COPY {table} FROM STDIN") as copy:
-        for row in rows:
-            await copy.write_row(row)
+        await copy.write(data.encode())
 
 
 async def _write_outbox(conn: AsyncConnection, partition: int, outbox: Outbox) -> int:
     cur = await conn.execute(
         "INSERT INTO outbox (partition, events, replies) VALUES (%s, %s, %s) "
         "RETURNING id",
-        # one call each: serialising the lists item by item cost more than the insert
-        (partition, _EVENTS.dump_json(outbox.events).decode(),
-         _REPLIES.dump_json(outbox.replies).decode()),
+        # the messages' own JSON, joined: a row is the array of what is sent (the first
+        # replies of its commands are in their processed rows, see ``Outbox``)
+        (partition, _array(m.json for m in outbox.events),
+         _array(m.json for m in outbox.replies[len(outbox.replies) - outbox.resent:])),
     )
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
 
 
+def _array(items: Iterable[str]) -> str:
+    return "[" + ",".join(items) + "]"
+
+
 def outbox_of(batch: Batch) -> Outbox:
-    """The messages a batch publishes: its events and the replies someone waits for."""
-    return Outbox(
-        0, [e for a in batch.applied for e in a.decision.envelopes()],
-        [r for r in batch.replies if r.reply_to],
-    )
-
-
+    """The messages a batch publishes: its events and the replies someone waits for,
+    each serialised once (``wire``); and the JSON of its first replies, to be stored."""
+    events: list[Message] = []
+    replies: list[Message] = []
+    decided: list[str] = []
+    for a in batch.applied:
+        decision = a.decision
+        if decision.events and decision.state is not None and decision.at is not None:
+            drop_id = decision.state.drop_id
+            key = drop_key(drop_id)
+            events.extend(
+                Message(key, text)
+                for text in envelopes_json(drop_id, decision.events, decision.at, decision.cause)
+            )
+        text = reply_json(a.reply)
+        decided.append(text)
+        if a.reply.reply_to:
+            replies.append(Message(a.reply.reply_to, text))
+    resent = [Message(r.reply_to, reply_json(r)) for r in batch.duplicates if r.reply_to]
+    return Outbox(0, events, replies + resent, decided, len(resent))

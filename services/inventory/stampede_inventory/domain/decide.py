@@ -44,12 +44,21 @@ from stampede_contracts import (
     StockChanged,
     StockReserved,
     UpdateDrop,
-    event_id_for,
-    purchase_id_for,
-    reservation_id_for,
 )
 
+from .ids import event_id_for, purchase_id_for, reservation_id_for
 from .state import DropState, Hold
+from .unchecked import maker, utc
+
+# the frequent models, built without validation: see ``unchecked``
+_StockReserved = maker(StockReserved)
+_ReservationRejected = maker(ReservationRejected)
+_HoldExpired = maker(HoldExpired)
+_HoldCancelled = maker(HoldCancelled)
+_PurchaseConfirmed = maker(PurchaseConfirmed)
+_StockChanged = maker(StockChanged)
+_ReservationView = maker(ReservationView)
+_PurchaseView = maker(PurchaseView)
 
 
 class Verdict(NamedTuple):
@@ -121,7 +130,7 @@ class _Emitter:
     def done(self, verdict: Verdict, *, stock: bool = True) -> Decision:
         """Close the decision; ``stock``: it changed the stock, so a StockChanged follows."""
         if stock:
-            self.emit(StockChanged(stock=self.state.stock()))
+            self.emit(_StockChanged(stock=self.state.stock()))
         return Decision(self.state, tuple(self.events), verdict, self.now, self.cause)
 
 
@@ -201,7 +210,7 @@ def _rejected_reservation(
     live: DropState, user_id: UUID, quantity: int, code: RejectionCode, now: datetime, cid: UUID
 ) -> Decision:
     out = _Emitter(live, now, cid)
-    out.emit(ReservationRejected(user_id=user_id, code=code, quantity=quantity))
+    out.emit(_ReservationRejected(user_id=user_id, code=code, quantity=quantity))
     return out.done(Verdict(ok=False, code=code), stock=False)
 
 
@@ -227,7 +236,7 @@ def _reserve(state: DropState | None, cmd: ReserveStock, now: datetime, cid: UUI
     )
     _place(live, hold)
     out = _Emitter(live, now, cid)
-    out.emit(StockReserved(
+    out.emit(_StockReserved(
         reservation_id=hold.reservation_id, user_id=hold.user_id, username=hold.username,
         quantity=hold.quantity, expires_at=hold.expires_at,
     ))
@@ -235,9 +244,9 @@ def _reserve(state: DropState | None, cmd: ReserveStock, now: datetime, cid: UUI
 
 
 def _reservation_view(hold: Hold, status: HoldStatus) -> ReservationView:
-    return ReservationView(
+    return _ReservationView(
         id=hold.reservation_id, drop_id=hold.drop_id, user_id=hold.user_id,
-        quantity=hold.quantity, status=status, expires_at=hold.expires_at,
+        quantity=hold.quantity, status=status, expires_at=utc(hold.expires_at),
     )
 
 
@@ -270,7 +279,7 @@ def _cancel(state: DropState | None, cmd: CancelHold, now: datetime, cid: UUID) 
         return _reject(state, RejectionCode.RESERVATION_NOT_FOUND)
     _release(live, hold, expired=False)
     out = _Emitter(live, now, cid)
-    out.emit(HoldCancelled(
+    out.emit(_HoldCancelled(
         reservation_id=hold.reservation_id, user_id=hold.user_id, quantity=hold.quantity
     ))
     return out.done(Verdict(ok=True, result=_reservation_view(hold, HoldStatus.CANCELLED)))
@@ -287,7 +296,7 @@ def _expire(state: DropState | None, cmd: ExpireHolds, now: datetime, cid: UUID)
     out = _Emitter(live, now, cid)
     for hold in due:
         _release(live, hold, expired=True)
-        out.emit(HoldExpired(
+        out.emit(_HoldExpired(
             reservation_id=hold.reservation_id, user_id=hold.user_id, quantity=hold.quantity
         ))
     return out.done(OK)
@@ -299,13 +308,13 @@ def _purchase(live: DropState, hold: Hold, username: str, out: _Emitter) -> Purc
     """Turn ``hold`` into a sale: held -> sold; the user's count stays (it counts both)."""
     _take_hold(live, hold)
     live.sold += hold.quantity
-    view = PurchaseView(
+    view = _PurchaseView(
         id=purchase_id_for(hold.reservation_id), drop_id=hold.drop_id,
         reservation_id=hold.reservation_id, user_id=hold.user_id, quantity=hold.quantity,
         amount_cents=live.spec.price_cents * hold.quantity, currency=live.spec.currency,
         created_at=out.now,
     )
-    out.emit(PurchaseConfirmed(
+    out.emit(_PurchaseConfirmed(
         purchase_id=view.id, reservation_id=hold.reservation_id, user_id=hold.user_id,
         username=username, quantity=hold.quantity, amount_cents=view.amount_cents,
         currency=view.currency,
@@ -350,7 +359,7 @@ def _buy_now(state: DropState | None, cmd: BuyNow, now: datetime, cid: UUID) -> 
     _place(live, hold)
     out = _Emitter(live, now, cid)
     # the hold is placed and consumed in one decision; readers see both facts
-    out.emit(StockReserved(
+    out.emit(_StockReserved(
         reservation_id=hold.reservation_id, user_id=hold.user_id, username=hold.username,
         quantity=hold.quantity, expires_at=hold.expires_at,
     ))
@@ -373,4 +382,4 @@ _DECIDERS: dict[type[Any], Callable[[Any, Any, datetime, UUID], Decision]] = {
 
 def decide(state: DropState | None, command: Command, now: datetime, command_id: UUID) -> Decision:
     """Apply ``command`` (identified by ``command_id``) to the drop's ``state`` at ``now``."""
-    return _DECIDERS[type(command)](state, command, now, command_id)
+    return _DECIDERS[type(command)](state, command, utc(now), command_id)
