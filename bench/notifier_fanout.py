@@ -55,7 +55,8 @@ TARGET_P99_MS = 100.0
 class _Reader(asyncio.Protocol):
     """One WebSocket connection: handshake, then unmasked server frames."""
 
-    def __init__(self, key: str, path: str, host: str, delays: list[float]) -> None:
+    def __init__(self, key: str, path: str, host: str,
+                 received: list[tuple[float, bytes]]) -> None:
         self._request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -63,7 +64,7 @@ class _Reader(asyncio.Protocol):
         ).encode()
         self._buffer = b""
         self._upgraded = False
-        self._delays = delays
+        self._received = received
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: Any = None
 
@@ -114,11 +115,10 @@ class _Reader(asyncio.Protocol):
         self._buffer = buf
 
     def _on_text(self, payload: bytes, now: float) -> None:
-        message = json.loads(payload)
-        if message.get("type") == "STOCK_UPDATED":
-            occurred = datetime.fromisoformat(message["data"]["occurred_at"].replace("Z",
-                                                                                      "+00:00"))
-            self._delays.append(now - occurred.timestamp())
+        # The receipt time is taken in data_received; decoding the message waits for
+        # the report (_delays_of), so the clients, which share the cores with the
+        # notifier, spend as little CPU as possible while the events go by.
+        self._received.append((now, payload))
 
     def _send(self, opcode: int, payload: bytes) -> None:
         if self.transport is None or len(payload) > 125:
@@ -126,6 +126,34 @@ class _Reader(asyncio.Protocol):
         mask = os.urandom(4)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+
+def _cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds spent not idle by the whole machine (every process, every core)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _delays_of(received: list[tuple[float, bytes]]) -> list[float]:
+    """Receipt time minus ``data.occurred_at``, for each STOCK_UPDATED received."""
+    delays = []
+    for now, payload in received:
+        message = json.loads(payload)
+        if message.get("type") == "STOCK_UPDATED":
+            occurred = datetime.fromisoformat(message["data"]["occurred_at"].replace("Z",
+                                                                                      "+00:00"))
+            delays.append(now - occurred.timestamp())
+    return delays
 
 
 def _rss_kib(pid: int | str = "self") -> int:
@@ -137,7 +165,7 @@ def _rss_kib(pid: int | str = "self") -> int:
 
 async def _client_main(conn: Any, port: int, path: str, count: int) -> None:
     loop = asyncio.get_running_loop()
-    delays: list[float] = []
+    received: list[tuple[float, bytes]] = []
     readers: list[_Reader] = []
     gate = asyncio.Semaphore(100)
     rss_before = _rss_kib()
@@ -146,7 +174,7 @@ async def _client_main(conn: Any, port: int, path: str, count: int) -> None:
         async with gate:
             key = base64.b64encode(os.urandom(16)).decode()
             _, reader = await loop.create_connection(
-                lambda: _Reader(key, path, f"127.0.0.1:{port}", delays), "127.0.0.1", port)
+                lambda: _Reader(key, path, f"127.0.0.1:{port}", received), "127.0.0.1", port)
             await asyncio.wait_for(reader.opened, 30)
             readers.append(reader)
 
@@ -155,7 +183,7 @@ async def _client_main(conn: Any, port: int, path: str, count: int) -> None:
     conn.send(("connected", len(readers), repr(failures[0]) if failures else "",
                _rss_kib() - rss_before))
     await loop.run_in_executor(None, conn.recv)  # "report"
-    conn.send(("delays", delays))
+    conn.send(("delays", _delays_of(received)))
     await loop.run_in_executor(None, conn.recv)  # "close"
     for reader in readers:
         if reader.transport is not None:
@@ -196,6 +224,7 @@ class Result:
     server_kib_per_conn: float
     client_kib_per_conn: float
     connect_s: float
+    cpu_ms_per_event: dict[str, float]
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -235,7 +264,7 @@ async def _publish(bootstrap: str, namespace: str, drop_id: uuid.UUID, first_seq
 
 def run_level(clients: int, procs: int, port: int, notifier_pid: int, bootstrap: str,
               namespace: str, drop_id: uuid.UUID, first_seq: int, events: int,
-              interval: float) -> tuple[Result, int]:
+              interval: float, broker_pid: int | None = None) -> tuple[Result, int]:
     ctx = mp.get_context("spawn")
     nprocs = max(1, min(procs, clients))
     shares = [clients // nprocs + (1 if i < clients % nprocs else 0) for i in range(nprocs)]
@@ -262,9 +291,18 @@ def run_level(clients: int, procs: int, port: int, notifier_pid: int, bootstrap:
         connect_s = time.monotonic() - started
         time.sleep(1.0)  # let the notifier settle before measuring its memory
         server_after = _rss_kib(notifier_pid)
+        # CPU used while the events go by (including the idle gaps between them): who
+        # pays for a fan-out on the shared cores.
+        watched = {"notifier": [notifier_pid], "clients": [w.pid for w in workers],
+                   "broker": [broker_pid] if broker_pid else []}
+        cpu_before = {k: sum(_cpu_s(p) for p in pids) for k, pids in watched.items()}
+        busy_before = _machine_busy_s()
         last_seq = asyncio.run(_publish(bootstrap, namespace, drop_id, first_seq, events,
                                         interval))
         time.sleep(3.0 + clients / 1000)  # the last event reaches everyone
+        cpu_ms = {k: 1000 * (sum(_cpu_s(p) for p in pids) - cpu_before[k]) / events
+                  for k, pids in watched.items()}
+        cpu_ms["machine"] = 1000 * (_machine_busy_s() - busy_before) / events
         delays: list[float] = []
         for pipe in pipes:
             pipe.send("report")
@@ -286,6 +324,7 @@ def run_level(clients: int, procs: int, port: int, notifier_pid: int, bootstrap:
         p99_ms=_percentile(delays, 0.99) * 1000, max_ms=(delays[-1] if delays else 0) * 1000,
         server_kib_per_conn=(server_after - server_before) / max(1, connected),
         client_kib_per_conn=client_kib / max(1, connected), connect_s=connect_s,
+        cpu_ms_per_event=cpu_ms,
     )
     return result, last_seq
 
@@ -336,7 +375,7 @@ def main() -> int:
         for clients in levels:
             result, seq = run_level(clients, args.procs, notifier.port, notifier.proc.pid,
                                     bootstrap, namespace, drop_id, seq, args.events,
-                                    args.interval)
+                                    args.interval, _broker_pid(broker))
             results.append(result)
             _print(result, results[0])
             print("  notifier: " + _server_figures(notifier.url), flush=True)
@@ -350,6 +389,11 @@ def main() -> int:
     return 0
 
 
+def _broker_pid(broker: Any) -> int | None:
+    proc = getattr(broker, "_proc", None)
+    return getattr(proc, "pid", None)
+
+
 def _print(r: Result, baseline: Result) -> None:
     ratio = r.p99_ms / baseline.p99_ms if baseline.p99_ms else float("nan")
     print(
@@ -360,6 +404,11 @@ def _print(r: Result, baseline: Result) -> None:
         f"client {r.client_kib_per_conn:.1f} KiB",
         flush=True,
     )
+    cpu = r.cpu_ms_per_event
+    print("  CPU per event (ms, user+sys, over the events' span): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+          + f"; others {cpu['machine'] - cpu['notifier'] - cpu['clients'] - cpu['broker']:.1f}",
+          flush=True)
 
 
 def _server_figures(url: str) -> str:

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, WebSocket
 
+from .adapters.direct import WriteBatch
 from .adapters.websocket import WebSocketClient
 from .service import CloseCode, Hub, Since
 from .settings import NotifierSettings
@@ -91,7 +92,9 @@ def ws_router(hub: Hub, settings: NotifierSettings) -> APIRouter:
             await websocket.accept()
             client = WebSocketClient(websocket, ip, capacity=settings.client_queue_size,
                                      close_timeout_s=settings.slow_close_timeout_s,
-                                     direct=settings.ws_direct_writes)
+                                     direct=settings.ws_direct_writes,
+                                     batch=hub.batch if isinstance(hub.batch, WriteBatch)
+                                     else None)
             hub.connect(client, drops, since)
             try:
                 await client.run()

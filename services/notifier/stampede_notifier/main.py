@@ -15,7 +15,7 @@ from stampede_runtime.producer import Producer
 from stampede_runtime.tasks import TaskOwner
 from stampede_runtime.web import build_app
 
-from .adapters.direct import ServerSendMiddleware
+from .adapters.direct import ServerSendMiddleware, WriteBatch
 from .api import ws_router
 from .consumer import EventsHandler
 from .service import CloseCode, Hub
@@ -28,6 +28,7 @@ def build_hub(settings: NotifierSettings) -> Hub:
         stock_updates_per_second=settings.stock_updates_per_second,
         max_connections=settings.max_connections,
         max_connections_per_ip=settings.max_connections_per_ip,
+        batch=WriteBatch(settings.fanout_threads, settings.fanout_min_split),
     )
 
 
@@ -60,6 +61,8 @@ def create_app(settings: NotifierSettings) -> FastAPI:
             hub.close_all(CloseCode.GOING_AWAY, "notifier shutting down")
             hub.stop()
             await tasks.stop()
+            if isinstance(hub.batch, WriteBatch):
+                hub.batch.close()
             await producer.stop()
 
     async def consumer_ready() -> bool:

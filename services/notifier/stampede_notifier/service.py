@@ -55,6 +55,14 @@ class Connection(Protocol):
     def kick(self, code: int, reason: str) -> None: ...
 
 
+class Batch(Protocol):
+    """Optional: writes made by ``push`` during one fan-out, done together at its end."""
+
+    def begin(self) -> None: ...
+
+    def flush(self) -> None: ...
+
+
 Since = int | Mapping[UUID, int] | None
 """Resume point: one seq for every subscribed drop, one per drop, or none (live only)."""
 
@@ -63,7 +71,9 @@ class Hub:
     def __init__(
         self, *, window: int, stock_updates_per_second: float, max_connections: int,
         max_connections_per_ip: int, clock: Callable[[], float] | None = None,
+        batch: Batch | None = None,
     ) -> None:
+        self.batch = batch
         self.book = DropBook(window)
         self.coalescer = Coalescer(stock_updates_per_second)
         self.rooms: Rooms[Connection] = Rooms()
@@ -110,13 +120,20 @@ class Hub:
 
     def _broadcast(self, drop_id: UUID, messages: list[Message]) -> None:
         direct = 0
+        batch = self.batch
         with metrics.fanout_seconds.time():
-            for conn in self.rooms.members(drop_id):
-                written = conn.push(messages)
-                if written is None:
-                    self._drop_slow(conn)
-                else:
-                    direct += written
+            if batch is not None:
+                batch.begin()
+            try:
+                for conn in self.rooms.members(drop_id):
+                    written = conn.push(messages)
+                    if written is None:
+                        self._drop_slow(conn)
+                    else:
+                        direct += written
+            finally:
+                if batch is not None:
+                    batch.flush()
         if direct:
             metrics.messages_sent.inc(direct)
             metrics.direct_writes.inc(direct)

@@ -47,6 +47,14 @@ class NotifierSettings(ServiceSettings):
     ws_direct_writes: bool = True
     """Fan-out fast path: write each message's pre-built frame straight to sockets that
     can take it (adapters/direct.py). False: every message goes through ASGI."""
+    fanout_threads: int = Field(default=1, ge=1, le=2)
+    """Threads writing one fan-out's frames to the sockets (adapters/direct.py
+    ``WriteBatch``). 1: the event loop's thread. 2: half of a large fan-out's send
+    syscalls from a worker thread (the GIL is released during them): faster fan-outs
+    when a core is free, but it takes that core from whatever shares the machine (on
+    the 2-core bench box, the clients), so it is opt-in."""
+    fanout_min_split: int = Field(default=512, ge=1, le=1_000_000)
+    """Fan-outs to fewer sockets than this are written by the event loop's thread alone."""
     listen_backlog: int = Field(default=4_096, ge=16, le=65_535)
 
     @property

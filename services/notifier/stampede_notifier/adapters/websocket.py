@@ -21,14 +21,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .. import metrics
 from ..domain.messages import Message
 from ..domain.outbox import Outbox
-from .direct import DirectWriter
+from .direct import DirectWriter, WriteBatch
 
 log = logging.getLogger(__name__)
 
 
 class WebSocketClient:
     def __init__(self, websocket: WebSocket, ip: str, *, capacity: int,
-                 close_timeout_s: float, direct: bool = True) -> None:
+                 close_timeout_s: float, direct: bool = True,
+                 batch: WriteBatch | None = None) -> None:
         self.ws = websocket
         self.ip = ip
         self.outbox = Outbox(capacity)
@@ -38,7 +39,7 @@ class WebSocketClient:
         self._closer: asyncio.Task[None] | None = None
         self.close_code: int | None = None
         self._in_flight = False
-        self._direct = DirectWriter.of(websocket) if direct else None
+        self._direct = DirectWriter.of(websocket, batch) if direct else None
 
     def __hash__(self) -> int:
         return id(self)
@@ -47,14 +48,11 @@ class WebSocketClient:
         """Write at once when the socket takes it (see ``direct``), else queue for the
         sender task. The number written at once, or None when the queue overflowed."""
         outbox, direct = self.outbox, self._direct
-        if (direct is not None and not outbox and not self._in_flight
-                and self.close_code is None and direct.writable()):
-            sent = 0
-            for message in messages:
-                if outbox.admit(message):
-                    direct.write(message.frame)
-                    sent += 1
-            return sent
+        if (direct is not None and not outbox.queue and not self._in_flight
+                and self.close_code is None):
+            sent = direct.push(messages, outbox)
+            if sent is not None:
+                return sent
         if all(outbox.offer(m) for m in messages):
             self._ready.set()
             return 0
