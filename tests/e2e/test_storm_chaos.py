@@ -134,6 +134,9 @@ async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
         async def holds_visible() -> bool:
             for user, reservation in winners:
                 r = await api.get("/api/me/reservations", headers=user)
+                if r.status_code != 200:  # orders may still be catching up after a crash
+                    assert r.status_code in (502, 503, 504), r.text
+                    return False
                 items = r.json()["items"]
                 if not any(i["id"] == reservation["id"] and i["status"] == "active"
                            for i in items):

@@ -84,6 +84,7 @@ class Gateway:
     drops: DropsService
     replies_loop: ConsumerLoop[Reply]
     events_loop: ConsumerLoop[EventEnvelope]
+    store: IdempotencyStore
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     @classmethod
@@ -91,7 +92,7 @@ class Gateway:
         s = edge.settings
         topics = s.topics
         await ensure_topics(s.kafka_bootstrap_servers, topics.all())
-        pool = await open_pool(s.database_url, SCHEMA, size=s.db_pool_size)
+        pool = await open_pool(s.database_url, SCHEMA, size=s.db_pool_size, autocommit=True)
         await create_tables(pool)
         producer = Producer(s.kafka_bootstrap_servers, client_id=f"gateway-{s.instance_id}")
         await producer.start()
@@ -117,6 +118,7 @@ class Gateway:
                 dead_letters=dead_letters, client_id=f"gateway-{s.instance_id}-events",
                 from_beginning=True,
             ),
+            store=store,
         )
         gateway.tasks.start("replies", gateway.replies_loop.run())
         gateway.tasks.start("drop-events", gateway.events_loop.run())
@@ -131,6 +133,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.tasks.stop()
+        await self.store.close()
         await self.orders.close()
         await self.producer.stop()
         await self.pool.close()

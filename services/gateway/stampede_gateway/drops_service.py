@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -94,6 +96,12 @@ class DropsService:
         await self._command(drop_id, DeleteDrop(drop_id=drop_id))
 
     async def stock(self, drop_id: UUID) -> StockLevels:
+        # read-your-writes: a success this gateway just answered is in the view within
+        # moments (its events are on their way); wait for them, bounded
+        for _ in range(100):  # at most ~0.5 s
+            if not self._views.behind(drop_id, time.monotonic()):
+                break
+            await asyncio.sleep(0.005)
         known = self._views.get(drop_id)
         if known is not None:
             return known.stock

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .domain.token_bucket import RateLimiter
 
-ClientKey = Callable[[Mapping[str, str], str], str]
+ClientKey = Callable[[Scope, Mapping[str, str], str], str]  # (scope, headers, ip)
 
 
 class Guards:
@@ -43,7 +43,7 @@ class Guards:
         extra: dict[str, str] = {}
         if str(scope.get("path", "")).startswith(self.prefixes):
             ip = scope["client"][0] if scope.get("client") else "unknown"
-            verdict = self.limiter.hit(self.client_key(headers, ip), time.monotonic())
+            verdict = self.limiter.hit(self.client_key(scope, headers, ip), time.monotonic())
             extra = self.limiter.headers(verdict)
             if not verdict.allowed:
                 await self._refuse(scope, receive, send, Problem(

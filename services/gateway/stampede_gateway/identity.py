@@ -8,7 +8,8 @@ headers are ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 from uuid import UUID
 
 from .errors import InvalidToken, Unauthorized
@@ -44,10 +45,32 @@ def resolve(headers: Mapping[str, str], tokens: Tokens, dev_mode: bool) -> Ident
     return None
 
 
-def client_key(headers: Mapping[str, str], ip: str, tokens: Tokens, dev_mode: bool) -> str:
+_SCOPE_KEY = "stampede.identity"
+
+
+def resolve_once(
+    scope: MutableMapping[str, Any], headers: Mapping[str, str], tokens: Tokens, dev_mode: bool,
+) -> Identity | None:
+    """``resolve``, remembered in the ASGI scope: the guards (rate-limit key) and the route
+    (the caller) ask the same question, and a token is verified once per request."""
+    if _SCOPE_KEY not in scope:
+        try:
+            scope[_SCOPE_KEY] = resolve(headers, tokens, dev_mode)
+        except (Unauthorized, InvalidToken) as exc:
+            scope[_SCOPE_KEY] = exc
+    known: Identity | Unauthorized | InvalidToken | None = scope[_SCOPE_KEY]
+    if isinstance(known, Unauthorized | InvalidToken):
+        raise type(known)(known.detail or "")
+    return known
+
+
+def client_key(
+    scope: MutableMapping[str, Any], headers: Mapping[str, str], ip: str, tokens: Tokens,
+    dev_mode: bool,
+) -> str:
     """The rate-limit and ticket key: the user when identified, else the IP address."""
     try:
-        who = resolve(headers, tokens, dev_mode)
+        who = resolve_once(scope, headers, tokens, dev_mode)
     except (Unauthorized, InvalidToken):
         who = None
     return f"user:{who.user_id}" if who else f"ip:{ip}"

@@ -58,7 +58,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.include_router(router)
     app.add_middleware(
         Guards, limiter=edge.limiter,
-        client_key=lambda headers, ip: client_key(headers, ip, edge.tokens, settings.dev_mode),
+        client_key=lambda scope, headers, ip: client_key(scope, headers, ip, edge.tokens,
+                                                        settings.dev_mode),
         max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes,
     )
     return app

@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,11 +24,13 @@ from uuid import UUID
 from stampede_contracts import (
     Command,
     CommandEnvelope,
+    RejectionCode,
     Reply,
     ReservationView,
     command_id_for,
     utcnow,
 )
+from starlette.responses import JSONResponse
 
 from . import metrics
 from .adapters.idempotency_store import IdempotencyStore
@@ -63,6 +68,28 @@ class OrderRequest:
 class Answer:
     response: StoredResponse
     replayed: bool = False
+    rendered: bytes | None = None  # the body already rendered (a constant refusal)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A sure "no" of the drop view, prepared once: the same for every buyer."""
+
+    response: StoredResponse
+    body_json: str  # as stored with the key
+    headers_json: str
+    rendered: bytes  # as sent
+    counter: Any  # metrics.order_answers for it
+
+
+@functools.cache
+def _refusal(operation: Operation, code: RejectionCode) -> Refusal:
+    response = rejection(operation, code)
+    return Refusal(
+        response, json.dumps(response.body), json.dumps(response.headers),
+        bytes(JSONResponse(response.body).body),
+        metrics.order_answers.labels(operation.value, response.status, "view"),
+    )
 
 
 def pending(key: str) -> StoredResponse:
@@ -90,12 +117,13 @@ class OrderPath:
         code = self._views.refuse_at_once(req.drop_id, req.quantity, utcnow())
         if code is None:
             return None
-        response = rejection(req.operation, code)
+        refusal = _refusal(req.operation, code)
         if await self._store.record_decided(
-            req.user_id, req.key, req.fingerprint, req.operation.value, response
+            req.user_id, req.key, req.fingerprint, req.operation.value, refusal.response,
+            refusal.body_json, refusal.headers_json,
         ):
-            metrics.order_answers.labels(req.operation.value, response.status, "view").inc()
-            return Answer(response)
+            refusal.counter.inc()
+            return Answer(refusal.response, rendered=refusal.rendered)
         return await self._known(req)
 
     async def decide(self, req: OrderRequest) -> Answer:
@@ -141,6 +169,8 @@ class OrderPath:
 
     async def _record(self, operation: Operation, reply: Reply) -> StoredResponse:
         response = from_reply(operation, reply)
+        if reply.ok:  # read-your-writes for the view (GET .../status waits for it)
+            self._views.expect(reply.drop_id, reply.command_id, time.monotonic())
         hold = None
         if operation is Operation.CANCEL and reply.ok:
             self._views.invalidate(reply.drop_id)

@@ -66,3 +66,22 @@ def test_a_decision_not_yet_in_the_view_stops_the_fast_no():
     assert views.refuse_at_once(DROP, 1, NOW) is None
     views.apply(DROP, 4, StockChanged(stock=stock(0, held=2)))
     assert views.refuse_at_once(DROP, 1, NOW) is RejectionCode.OUT_OF_STOCK
+
+
+def test_read_your_writes_tracks_successes_until_their_events_are_applied():
+    from uuid import uuid4
+
+    views = DropViews()
+    drop, cause, early = uuid4(), uuid4(), uuid4()
+    assert not views.behind(drop, 0.0)
+    views.expect(drop, cause, now=0.0)
+    assert views.behind(drop, 0.1)
+    views.apply(drop, 1, StockChanged(stock=StockLevels(total_stock=5, available=4, held=1,
+                                                       sold=0)), cause)
+    assert not views.behind(drop, 0.1)
+    views.apply(drop, 2, StockChanged(stock=StockLevels(total_stock=5, available=3, held=2,
+                                                       sold=0)), early)
+    views.expect(drop, early, now=0.2)  # its event came before its reply
+    assert not views.behind(drop, 0.2)
+    views.expect(drop, uuid4(), now=0.3)  # an event that never comes is waited for a while
+    assert views.behind(drop, 0.3) and not views.behind(drop, 0.3 + DropViews.EXPECT_S)

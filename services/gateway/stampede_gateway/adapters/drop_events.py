@@ -17,4 +17,5 @@ class DropEventsHandler(BaseHandler[EventEnvelope]):
     async def handle(self, partition: int, batch: Sequence[Delivered[EventEnvelope]]) -> None:
         for delivered in batch:
             envelope = delivered.message
-            self.views.apply(envelope.drop_id, envelope.seq, envelope.event)
+            self.views.apply(envelope.drop_id, envelope.seq, envelope.event,
+                             envelope.causation_id)

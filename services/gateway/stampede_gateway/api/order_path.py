@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from stampede_contracts import BuyNow, CancelHold, Command, ConfirmPurchase, ReserveStock
 from stampede_runtime.problems import PROBLEM_MEDIA_TYPE, problem_responses
 
@@ -51,20 +51,22 @@ _REPLAYED: dict[str, Any] = {"Idempotent-Replayed": {
 }}
 
 
-def _respond(answer: Answer) -> JSONResponse:
+def _respond(answer: Answer) -> Response:
     r = answer.response
     headers = dict(r.headers)
     media = headers.pop("Content-Type", None) or (
         PROBLEM_MEDIA_TYPE if r.status >= 400 else "application/json")
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
+    if answer.rendered is not None:
+        return Response(answer.rendered, status_code=r.status, headers=headers, media_type=media)
     return JSONResponse(r.body, status_code=r.status, headers=headers, media_type=media)
 
 
 async def _run(
     gw: GatewayDep, request: Request, who: Identity, key: str, operation: Operation,
     drop_id: UUID, command: Command, body: dict[str, Any], quantity: int, ticket: str | None,
-) -> JSONResponse:
+) -> Response:
     req = OrderRequest(
         user_id=who.user_id, key=key, operation=operation, drop_id=drop_id, command=command,
         fingerprint=fingerprint(request.method, request.url.path, body), quantity=quantity,
@@ -98,7 +100,7 @@ async def _run(
 async def reserve(
     drop_id: UUID, request: Request, who: CurrentUser, key: IdempotencyKey, gw: GatewayDep,
     body: Annotated[ReserveBody | None, Body()] = None, ticket: QueueTicket = None,
-) -> JSONResponse:
+) -> Response:
     body = body or ReserveBody()
     command = ReserveStock(drop_id=drop_id, user_id=who.user_id, username=who.username,
                            quantity=body.quantity)
@@ -119,7 +121,7 @@ async def reserve(
 async def purchase(
     drop_id: UUID, request: Request, who: CurrentUser, key: IdempotencyKey, gw: GatewayDep,
     body: Annotated[PurchaseBody | None, Body()] = None,
-) -> JSONResponse:
+) -> Response:
     body = body or PurchaseBody()
     command = ConfirmPurchase(drop_id=drop_id, user_id=who.user_id, username=who.username,
                               reservation_id=body.reservation_id)
@@ -137,7 +139,7 @@ async def purchase(
 async def order(
     body: OrderBody, request: Request, who: CurrentUser, key: IdempotencyKey, gw: GatewayDep,
     ticket: QueueTicket = None,
-) -> JSONResponse:
+) -> Response:
     command = BuyNow(drop_id=body.drop_id, user_id=who.user_id, username=who.username,
                      quantity=body.quantity)
     return await _run(gw, request, who, key, Operation.ORDER, body.drop_id, command,
@@ -155,7 +157,7 @@ async def order(
 async def cancel(
     reservation_id: UUID, request: Request, who: CurrentUser, key: IdempotencyKey,
     gw: GatewayDep,
-) -> JSONResponse:
+) -> Response:
     drop_id = await gw.order_path.drop_of_hold(who.user_id, reservation_id)
     if drop_id is None:
         raise ReservationNotFound()
