@@ -1,150 +1,45 @@
-"""Static checks of the deploy files (deploy/): no Docker engine or cluster is needed.
-
-What a broken manifest would only show at deploy time is checked here with PyYAML:
-every YAML parses; every Kubernetes Deployment has liveness (/healthz) and readiness
-(/readyz) probes on its own port, requests and limits, runAsNonRoot, a read-only root
-filesystem and a termination grace period; each kustomization's files exist; each service
-gets the environment its settings need, in compose and in Kubernetes; inventory never has
-more replicas than inventory.commands has partitions; secrets are placeholders only.
-If ``kubectl`` is installed, ``kubectl kustomize`` must also render every overlay (skipped
-otherwise).
-"""
+"""Static checks of the Kubernetes manifests (kustomize base and overlays): every YAML
+parses, each kustomization's files exist, every Deployment has liveness (/healthz) and
+readiness (/readyz) probes on its own port, requests and limits, a locked-down security
+context and the environment its settings need; inventory never has more replicas than
+inventory.commands has partitions; secrets are placeholders only. If ``kubectl`` is
+installed, ``kubectl kustomize`` must also render every target (skipped otherwise)."""
 
 from __future__ import annotations
 
-import importlib.util
-import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
-DEPLOY = ROOT / "deploy"
-DOCKER = DEPLOY / "docker"
-COMPOSE_DIR = DEPLOY / "compose"
-COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
-K8S = DEPLOY / "k8s"
-BASE = K8S / "base"
-OVERLAYS = K8S / "overlays"
-
-SERVICES = ("gateway", "inventory", "orders", "notifier")
-PORTS = {"gateway": 8000, "notifier": 8001, "orders": 8002, "inventory": 8003}
-
-# The environment each service reads (docs/CONVENTIONS.md, stampede_runtime.settings).
-COMMON_ENV = {
-    "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "LOG_LEVEL", "TOPIC_NAMESPACE",
-    "HTTP_HOST", "HTTP_PORT",
-}
-REQUIRED_ENV = {
-    "gateway": COMMON_ENV | {"ORDERS_URL", "DEV_MODE", "ADMIN_USERNAME", "ADMIN_PASSWORD",
-                             "JWT_SECRET"},
-    "inventory": COMMON_ENV,
-    "orders": COMMON_ENV,
-    "notifier": COMMON_ENV,
-}
-# Never a literal value in a manifest: these come from a Secret / the .env file.
-SECRET_ENV = {"DATABASE_URL", "ADMIN_PASSWORD", "JWT_SECRET"}
-PLACEHOLDER = "CHANGE_ME"
-
-
-def _commands_partitions() -> int:
-    """Partitions of inventory.commands, from the topic registry (8 if not importable)."""
-    try:
-        from stampede_contracts.topics import INVENTORY_COMMANDS
-    except ImportError:  # pragma: no cover - contracts are always in the workspace venv
-        return 8
-    return INVENTORY_COMMANDS.partitions
-
-
-MAX_INVENTORY_REPLICAS = _commands_partitions()
-
-
-# -- helpers -------------------------------------------------------------------------------
-def yaml_files() -> list[Path]:
-    return sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"})
-
-
-def load_all(path: Path) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
-def kustomization(directory: Path) -> dict[str, Any]:
-    return yaml.safe_load((directory / "kustomization.yaml").read_text())
-
-
-def base_docs() -> list[dict[str, Any]]:
-    docs: list[dict[str, Any]] = []
-    for res in kustomization(BASE)["resources"]:
-        docs.extend(load_all(BASE / res))
-    return docs
-
-
-def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
-
-
-def deployments() -> dict[str, dict[str, Any]]:
-    return of_kind(base_docs(), "Deployment")
-
-
-def main_container(dep: dict[str, Any]) -> dict[str, Any]:
-    name = dep["metadata"]["name"]
-    containers = dep["spec"]["template"]["spec"]["containers"]
-    return next(c for c in containers if c["name"] == name)
-
-
-def generator_literals(kust: dict[str, Any], name: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for gen in kust.get("configMapGenerator", []):
-        if gen["name"] == name:
-            for lit in gen.get("literals", []):
-                key, _, value = lit.partition("=")
-                out[key] = value
-    return out
-
-
-def base_config() -> dict[str, str]:
-    return generator_literals(kustomization(BASE), "stampede-config")
-
-
-def overlay_dirs() -> list[Path]:
-    return sorted(p for p in OVERLAYS.iterdir() if (p / "kustomization.yaml").exists())
-
-
-def replicas_in(directory: Path, name: str) -> int | None:
-    """Replica count an overlay sets for ``name`` (``replicas:`` field), if any."""
-    for item in kustomization(directory).get("replicas", []):
-        if item["name"] == name:
-            return int(item["count"])
-    return None
-
-
-def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-def env_keys(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            out[key.strip()] = value.strip()
-    return out
-
-
-def load_script(name: str) -> Any:
-    path = DOCKER / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"deploy_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .manifests import (
+    BASE,
+    COMPOSE_DIR,
+    DEPLOY,
+    DOCKER,
+    K8S,
+    MAX_INVENTORY_REPLICAS,
+    OVERLAYS,
+    PLACEHOLDER,
+    PORTS,
+    REQUIRED_ENV,
+    SECRET_ENV,
+    SERVICES,
+    base_config,
+    base_docs,
+    deployments,
+    env_keys,
+    generator_literals,
+    kustomization,
+    load_all,
+    main_container,
+    of_kind,
+    overlay_dirs,
+    replicas_in,
+    yaml_files,
+)
 
 
 # -- every YAML parses ---------------------------------------------------------------------
@@ -393,132 +288,6 @@ def test_overlays_replace_the_placeholder_secret(directory: Path) -> None:
     assert keys == set(of_kind(base_docs(), "Secret")["stampede-secrets"]["stringData"])
 
 
-# -- compose ------------------------------------------------------------------------------
-def app_services() -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose()["services"].items() if n in SERVICES}
-
-
-def test_compose_runs_the_four_services_and_the_infrastructure() -> None:
-    services = compose()["services"]
-    assert set(SERVICES) | {"kafka", "postgres", "topics-init"} <= set(services)
-    for name, svc in app_services().items():
-        assert svc["command"] == ["python", "-m", f"stampede_{name}"]
-        assert svc["build"]["dockerfile"] == "deploy/docker/Dockerfile"
-        assert (COMPOSE_DIR / svc["build"]["context"] / "pyproject.toml").is_file()
-
-
-@pytest.mark.parametrize("name", [*SERVICES, "kafka", "postgres"])
-def test_every_long_running_compose_service_has_a_healthcheck(name: str) -> None:
-    svc = compose()["services"][name]
-    check = svc["healthcheck"]
-    assert not check.get("disable")
-    assert check["test"]
-    if name in SERVICES:
-        assert "/readyz" in check["test"], name
-
-
-@pytest.mark.parametrize("name", SERVICES)
-def test_compose_service_env_matches_its_settings(name: str) -> None:
-    env = app_services()[name]["environment"]
-    assert isinstance(env, dict)
-    missing = REQUIRED_ENV[name] - set(env)
-    assert not missing, f"{name} lacks {sorted(missing)}"
-    assert env["HTTP_HOST"] == "0.0.0.0"
-    assert str(env["HTTP_PORT"]) == str(PORTS[name])
-    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert "@postgres:5432/" in env["DATABASE_URL"]
-    for var in SECRET_ENV & set(env):
-        # only interpolated from .env, never a literal
-        assert re.search(r"\$\{[A-Z_]+:\?", env[var]), f"{name}: {var}"
-    if name == "gateway":
-        assert env["DEV_MODE"] == "false"
-        assert env["ORDERS_URL"] == f"http://orders:{PORTS['orders']}"
-
-
-def test_compose_required_variables_are_documented_in_env_example() -> None:
-    text = COMPOSE_FILE.read_text()
-    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
-    assert {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "JWT_SECRET"} <= required
-    assert required <= set(env_keys(COMPOSE_DIR / ".env.example"))
-
-
-def test_compose_startup_order_and_topics() -> None:
-    services = compose()["services"]
-    init = services["topics-init"]
-    assert init["command"] == ["python", "/app/bin/create_topics.py"]
-    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
-    for name, svc in app_services().items():
-        deps = svc["depends_on"]
-        assert deps["topics-init"]["condition"] == "service_completed_successfully", name
-        assert deps["kafka"]["condition"] == "service_healthy", name
-        assert deps["postgres"]["condition"] == "service_healthy", name
-
-
-def test_compose_kafka_is_kraft_without_auto_created_topics() -> None:
-    kafka = compose()["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
-    env = kafka["environment"]
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false"
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{env['KAFKA_NODE_ID']}@")
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
-    assert any(v.endswith(":/var/lib/kafka/data") for v in kafka["volumes"])
-
-
-def test_compose_postgres_has_a_volume_and_ports_are_published() -> None:
-    services = compose()["services"]
-    pg = services["postgres"]
-    assert pg["image"] == "postgres:17"
-    assert any(v.endswith(":/var/lib/postgresql/data") for v in pg["volumes"])
-    assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
-    assert any(p.endswith(":8000") for p in services["gateway"]["ports"])
-    assert any(p.endswith(":8001") for p in services["notifier"]["ports"])
-    assert not services["inventory"].get("ports"), "replicas cannot share a host port"
-
-
-def test_compose_inventory_replicas_within_partitions() -> None:
-    replicas = compose()["services"]["inventory"]["deploy"]["replicas"]
-    assert 1 <= replicas <= MAX_INVENTORY_REPLICAS
-
-
-# -- image ---------------------------------------------------------------------------------
-def test_dockerfile_is_multistage_uv_frozen_and_non_root() -> None:
-    text = (DOCKER / "Dockerfile").read_text()
-    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", text, re.M)
-    assert len(re.findall(r"^FROM ", text, re.M)) >= 3
-    assert "ghcr.io/astral-sh/uv:" in text
-    assert re.search(r"uv sync --frozen --no-dev --all-packages", text)
-    assert "--no-editable" in text
-    users = re.findall(r"^USER (\S+)", text, re.M)
-    assert users and users[-1].split(":")[0] not in {"root", "0"}
-    assert users[-1].split(":")[0].isdigit()  # numeric so runAsNonRoot can verify it
-    assert re.search(r"^HEALTHCHECK .*\n.*/readyz", text, re.M)
-    for script in ("healthcheck.py", "create_topics.py"):
-        assert f"deploy/docker/{script}" in text
-        assert (DOCKER / script).is_file()
-
-
-def test_dockerignore_keeps_the_context_small() -> None:
-    lines = (DOCKER / "Dockerfile.dockerignore").read_text().split()
-    assert "*" in lines  # deny by default, then allow what the image needs
-    for needed in ("!pyproject.toml", "!uv.lock", "!libs/", "!services/",
-                   "!deploy/docker/healthcheck.py", "!deploy/docker/create_topics.py"):
-        assert needed in lines
-    assert "**/.venv" in lines
-
-
-def test_healthcheck_script_targets_the_service_port() -> None:
-    hc = load_script("healthcheck")
-    assert hc.url_for("/readyz", "8003") == "http://127.0.0.1:8003/readyz"
-    assert hc.url_for("healthz", None) == "http://127.0.0.1:8000/healthz"
-
-
-def test_create_topics_script_fails_clearly_without_a_broker_address(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    assert load_script("create_topics").main() == 2
-    assert "KAFKA_BOOTSTRAP_SERVERS" in capsys.readouterr().err
 
 
 # -- optional: render with kubectl kustomize when it is installed ---------------------------
@@ -551,7 +320,3 @@ def test_kubectl_kustomize_renders(target: str, tmp_path: Path) -> None:
         assert refs == [config["metadata"]["name"]]  # the generated (hashed) name
         image = pod["containers"][0]["image"]
         assert "/" in image and ":" in image, image
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
