@@ -19,7 +19,8 @@ What it does (bounded, localhost only, stops by itself):
    ``data.occurred_at``): the delay through producer -> broker -> notifier ->
    socket -> client, on one clock. p50/p99/max over all (client, event) pairs.
 
-The clients are a minimal WebSocket reader on ``asyncio.Protocol`` (handshake, then
+The clients (``bench/_fanout_clients.py``) are a minimal WebSocket reader on
+``asyncio.Protocol`` (handshake, then
 frame parsing in ``data_received``; pings answered) rather than the ``websockets``
 library, so the client side's CPU, which shares the two cores, inflates the
 figures as little as possible. The integration tests use the real library.
@@ -29,13 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import multiprocessing as mp
 import os
-import resource
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -45,168 +42,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._fanout_clients import client_process, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
+
 TARGET_CLIENTS = 5000
 TARGET_P99_MS = 100.0
 
 
-# -- client side (runs in child processes) ---------------------------------------
-
-
-class _Reader(asyncio.Protocol):
-    """One WebSocket connection: handshake, then unmasked server frames."""
-
-    def __init__(self, key: str, path: str, host: str,
-                 received: list[tuple[float, bytes]]) -> None:
-        self._request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-        self._buffer = b""
-        self._upgraded = False
-        self._received = received
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        transport.write(self._request)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(ConnectionError("closed before upgrade"))
-
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
-        self._buffer += data
-        if not self._upgraded:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head, self._buffer = self._buffer[:end], self._buffer[end + 4:]
-            if b" 101 " not in head.split(b"\r\n", 1)[0]:
-                self.opened.set_exception(ConnectionError(head[:80].decode(errors="replace")))
-                return
-            self._upgraded = True
-            self.opened.set_result(None)
-        self._frames(now)
-
-    def _frames(self, now: float) -> None:
-        buf = self._buffer
-        while len(buf) >= 2:
-            opcode, length, start = buf[0] & 0x0F, buf[1] & 0x7F, 2
-            if length == 126:
-                if len(buf) < 4:
-                    break
-                length, start = struct.unpack(">H", buf[2:4])[0], 4
-            elif length == 127:
-                if len(buf) < 10:
-                    break
-                length, start = struct.unpack(">Q", buf[2:10])[0], 10
-            if len(buf) < start + length:
-                break
-            payload, buf = buf[start:start + length], buf[start + length:]
-            if opcode == 0x1:
-                self._on_text(payload, now)
-            elif opcode == 0x9:  # ping -> pong (client frames are masked)
-                self._send(0xA, payload)
-            elif opcode == 0x8 and self.transport is not None:
-                self.transport.close()
-        self._buffer = buf
-
-    def _on_text(self, payload: bytes, now: float) -> None:
-        # The receipt time is taken in data_received; decoding the message waits for
-        # the report (_delays_of), so the clients, which share the cores with the
-        # notifier, spend as little CPU as possible while the events go by.
-        self._received.append((now, payload))
-
-    def _send(self, opcode: int, payload: bytes) -> None:
-        if self.transport is None or len(payload) > 125:
-            return
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
-
-
-def _cpu_s(pid: int | str = "self") -> float:
-    """User + system CPU seconds of a process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds spent not idle by the whole machine (every process, every core)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _delays_of(received: list[tuple[float, bytes]]) -> list[float]:
-    """Receipt time minus ``data.occurred_at``, for each STOCK_UPDATED received."""
-    delays = []
-    for now, payload in received:
-        message = json.loads(payload)
-        if message.get("type") == "STOCK_UPDATED":
-            occurred = datetime.fromisoformat(message["data"]["occurred_at"].replace("Z",
-                                                                                      "+00:00"))
-            delays.append(now - occurred.timestamp())
-    return delays
-
-
-def _rss_kib(pid: int | str = "self") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-async def _client_main(conn: Any, port: int, path: str, count: int) -> None:
-    loop = asyncio.get_running_loop()
-    received: list[tuple[float, bytes]] = []
-    readers: list[_Reader] = []
-    gate = asyncio.Semaphore(100)
-    rss_before = _rss_kib()
-
-    async def open_one() -> None:
-        async with gate:
-            key = base64.b64encode(os.urandom(16)).decode()
-            _, reader = await loop.create_connection(
-                lambda: _Reader(key, path, f"127.0.0.1:{port}", received), "127.0.0.1", port)
-            await asyncio.wait_for(reader.opened, 30)
-            readers.append(reader)
-
-    results = await asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    conn.send(("connected", len(readers), repr(failures[0]) if failures else "",
-               _rss_kib() - rss_before))
-    await loop.run_in_executor(None, conn.recv)  # "report"
-    conn.send(("delays", _delays_of(received)))
-    await loop.run_in_executor(None, conn.recv)  # "close"
-    for reader in readers:
-        if reader.transport is not None:
-            reader.transport.close()
-    await asyncio.sleep(0.2)
-
-
-def client_process(conn: Any, port: int, path: str, count: int) -> None:
-    _raise_fd_limit(count + 100)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_client_main(conn, port, path, count))
-
-
-def _raise_fd_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = min(hard, max(soft, wanted))
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 # -- the run -------------------------------------------------------------------
@@ -269,7 +110,7 @@ def run_level(clients: int, procs: int, port: int, notifier_pid: int, bootstrap:
     nprocs = max(1, min(procs, clients))
     shares = [clients // nprocs + (1 if i < clients % nprocs else 0) for i in range(nprocs)]
     pipes, workers = [], []
-    server_before = _rss_kib(notifier_pid)
+    server_before = rss_kib(notifier_pid)
     started = time.monotonic()
     for share in shares:
         parent, child = ctx.Pipe()
@@ -290,19 +131,19 @@ def run_level(clients: int, procs: int, port: int, notifier_pid: int, bootstrap:
                 print(f"  connection failures, first: {failure}", file=sys.stderr)
         connect_s = time.monotonic() - started
         time.sleep(1.0)  # let the notifier settle before measuring its memory
-        server_after = _rss_kib(notifier_pid)
+        server_after = rss_kib(notifier_pid)
         # CPU used while the events go by (including the idle gaps between them): who
         # pays for a fan-out on the shared cores.
         watched = {"notifier": [notifier_pid], "clients": [w.pid for w in workers],
                    "broker": [broker_pid] if broker_pid else []}
-        cpu_before = {k: sum(_cpu_s(p) for p in pids) for k, pids in watched.items()}
-        busy_before = _machine_busy_s()
+        cpu_before = {k: sum(cpu_s(p) for p in pids) for k, pids in watched.items()}
+        busy_before = machine_busy_s()
         last_seq = asyncio.run(_publish(bootstrap, namespace, drop_id, first_seq, events,
                                         interval))
         time.sleep(3.0 + clients / 1000)  # the last event reaches everyone
-        cpu_ms = {k: 1000 * (sum(_cpu_s(p) for p in pids) - cpu_before[k]) / events
+        cpu_ms = {k: 1000 * (sum(cpu_s(p) for p in pids) - cpu_before[k]) / events
                   for k, pids in watched.items()}
-        cpu_ms["machine"] = 1000 * (_machine_busy_s() - busy_before) / events
+        cpu_ms["machine"] = 1000 * (machine_busy_s() - busy_before) / events
         delays: list[float] = []
         for pipe in pipes:
             pipe.send("report")
@@ -338,7 +179,7 @@ def main() -> int:
     parser.add_argument("--ws", default="websockets", help="WS_IMPLEMENTATION of the notifier")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
-    _raise_fd_limit(max(levels) + 1000)
+    raise_fd_limit(max(levels) + 1000)
 
     from stampede_contracts import Topics
     from stampede_devstack.broker import EmbeddedBroker
