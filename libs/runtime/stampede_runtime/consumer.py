@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 DEFAULT_POLICY = RetryPolicy()
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)

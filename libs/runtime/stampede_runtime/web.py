@@ -3,7 +3,7 @@ routes, and ``serve`` to run it under uvicorn on the settings' host and port."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -13,10 +13,6 @@ from fastapi import FastAPI
 from .ops import ReadinessCheck, ops_router
 from .problems import install_problem_handlers
 from .settings import ServiceSettings
-
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]] | Callable[
-    [FastAPI], AsyncIterator[None]
-]
 
 
 def build_app(
