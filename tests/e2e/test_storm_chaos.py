@@ -23,6 +23,8 @@ import psycopg
 import pytest
 from stampede_devstack.stack import Stack
 
+from .polling import eventually
+
 pytestmark = pytest.mark.e2e
 
 STOCK = 30
@@ -143,7 +145,7 @@ async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
                     return False
             return True
 
-        await _eventually(holds_visible)
+        await eventually(holds_visible, timeout_s=30, every_s=0.3)
 
         # -- purchases, with kill -9 of orders in the middle; some retried twice --
         crash = asyncio.create_task(_crash_and_restart(stack, "orders", 0.3))
@@ -180,12 +182,5 @@ async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
             ).fetchall()
         return len(rows) == STOCK and dict(rows) == purchases
 
-    await _eventually(recorded)
+    await eventually(recorded, timeout_s=30, every_s=0.3)
 
-
-async def _eventually(check: Any, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s}s: {check.__name__}")
-        await asyncio.sleep(0.3)

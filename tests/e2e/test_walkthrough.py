@@ -21,19 +21,9 @@ import pytest
 import websockets
 
 from .conftest import RunningSystem
+from .polling import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-async def _poll(check: Any, timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout_s}s: {check.__doc__}")
-        await asyncio.sleep(0.2)
 
 
 async def _login(api: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
@@ -104,7 +94,7 @@ async def test_walkthrough(system: RunningSystem) -> None:
             names = [p["username"] for p in drop["activity_feed"]["latest_purchasers"]]
             return drop if username in names else None
 
-        await _poll(catalog_shows_sale)
+        await eventually(catalog_shows_sale)
 
         async def history_has_purchase() -> Any:
             """GET /api/me/purchases lists the purchase."""
@@ -112,7 +102,7 @@ async def test_walkthrough(system: RunningSystem) -> None:
             items = body["items"] if isinstance(body, dict) else body
             return [p for p in items if p["id"] == purchase["id"]]
 
-        await _poll(history_has_purchase)
+        await eventually(history_has_purchase)
 
         async def socket_saw_it() -> bool:
             """the WebSocket got STOCK_UPDATED (2) and PURCHASE_COMPLETED (buyer)."""
@@ -123,7 +113,7 @@ async def test_walkthrough(system: RunningSystem) -> None:
                 and any(m["data"]["username"] == username for m in done)
             )
 
-        await _poll(socket_saw_it)
+        await eventually(socket_saw_it)
         listener.cancel()
         assert all(m["drop_id"] == drop_id for m in messages)
         seqs = [m["seq"] for m in messages]
@@ -163,7 +153,7 @@ async def test_holds_expire_and_the_stock_returns(system: RunningSystem) -> None
             s = (await api.get(f"/api/drops/{drop_id}/status")).json()
             return bool(s == {"total_stock": 2, "available": 2, "held": 0, "sold": 0})
 
-        await _poll(returned, timeout_s=15)
+        await eventually(returned, timeout_s=15)
         r = await api.post(f"/api/drops/{drop_id}/purchase",
                            headers={**buyer, "Idempotency-Key": "late-2"})
         assert r.status_code == 409 and r.json()["code"] in {
@@ -175,7 +165,7 @@ async def test_holds_expire_and_the_stock_returns(system: RunningSystem) -> None
             return bool(any(m["type"] == "RESERVATION_EXPIRED" for m in messages)
                         and stock and stock[-1]["data"]["available_stock"] == 2)
 
-        await _poll(told)
+        await eventually(told)
         listener.cancel()
 
 
