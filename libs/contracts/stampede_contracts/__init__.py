@@ -42,6 +42,7 @@ from .events import (
     StockChanged,
     StockReserved,
 )
+from .queue import QueueUpdated
 from .read_models import (
     ActivityFeed,
     DropRead,
@@ -56,6 +57,7 @@ from .serialization import (
     MalformedMessage,
     decode_command,
     decode_event,
+    decode_queue_update,
     decode_reply,
     encode,
     encode_key,
@@ -66,6 +68,7 @@ from .topics import (
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     INVENTORY_REPLIES,
+    QUEUE_UPDATES,
     Topics,
     TopicSpec,
 )
@@ -76,6 +79,7 @@ __all__ = [
     "INVENTORY_COMMANDS",
     "INVENTORY_EVENTS",
     "INVENTORY_REPLIES",
+    "QUEUE_UPDATES",
     "SCHEMA_VERSION",
     "STAMPEDE_NS",
     "ActivityFeed",
@@ -106,6 +110,7 @@ __all__ = [
     "PurchaseRead",
     "PurchaseView",
     "Purchaser",
+    "QueueUpdated",
     "RejectionCode",
     "Reply",
     "ReplyResult",
@@ -123,6 +128,7 @@ __all__ = [
     "command_id_for",
     "decode_command",
     "decode_event",
+    "decode_queue_update",
     "decode_reply",
     "encode",
     "encode_key",

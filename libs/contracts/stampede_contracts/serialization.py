@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from .envelope import SCHEMA_VERSION, CommandEnvelope, EventEnvelope
+from .queue import QueueUpdated
 from .replies import Reply
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,3 +54,7 @@ def decode_event(raw: bytes | None) -> EventEnvelope:
 
 def decode_reply(raw: bytes | None) -> Reply:
     return _decode(Reply, raw)
+
+
+def decode_queue_update(raw: bytes | None) -> QueueUpdated:
+    return _decode(QueueUpdated, raw)

@@ -44,6 +44,12 @@ INVENTORY_REPLIES = TopicSpec(
     key="reply_to",
     doc="Answers to commands that carried reply_to; each gateway keeps those addressed to it.",
 )
+QUEUE_UPDATES = TopicSpec(
+    name="waiting-room.updates",
+    partitions=4,
+    key="drop_id",
+    doc="Each drop's waiting-room figures (QueueUpdated), published by the gateway.",
+)
 DEAD_LETTERS = TopicSpec(
     name="stampede.dead-letters",
     partitions=1,
@@ -55,6 +61,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     INVENTORY_REPLIES,
+    QUEUE_UPDATES,
     DEAD_LETTERS,
 )
 
@@ -66,6 +73,7 @@ class Topics:
     commands: TopicSpec
     events: TopicSpec
     replies: TopicSpec
+    queue: TopicSpec
     dead_letters: TopicSpec
 
     @classmethod
@@ -74,8 +82,9 @@ class Topics:
             commands=INVENTORY_COMMANDS.in_namespace(namespace),
             events=INVENTORY_EVENTS.in_namespace(namespace),
             replies=INVENTORY_REPLIES.in_namespace(namespace),
+            queue=QUEUE_UPDATES.in_namespace(namespace),
             dead_letters=DEAD_LETTERS.in_namespace(namespace),
         )
 
     def all(self) -> tuple[TopicSpec, ...]:
-        return (self.commands, self.events, self.replies, self.dead_letters)
+        return (self.commands, self.events, self.replies, self.queue, self.dead_letters)
