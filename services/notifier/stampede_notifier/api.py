@@ -3,23 +3,22 @@
 - ``drops``: the drops to follow (absent: every drop, including new ones).
 - ``since``: resume. Either one seq, applied to every followed drop (natural with
   one drop), or ``<drop_id>:<seq>,...`` per drop. The client gets what it missed
-  after that seq (compacted: every event, the latest stock and activity), or a
-  SNAPSHOT when that is older than the recent window, then the live stream.
-  ``since=0`` asks for the current state of drops at once.
+  after that seq (compacted: every event, the latest of each state), or a SNAPSHOT
+  when that is older than the recent window, then the latest queue figures, then
+  the live stream. ``since=0`` asks for the current state of drops at once.
 
 Door checks, in order, each refused connection being accepted then closed with
 a code the client can act on (see ``CloseCode``): Origin (1008), query (4400),
-total limit (1013), per-IP limit (4429).
+total limit (1013), per-IP limit (4429). ``Door`` runs them for the connection
+adapter (adapters/connection.py) once the WebSocket handshake is valid.
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-from fastapi import APIRouter, WebSocket
-
-from .adapters.direct import WriteBatch
-from .adapters.websocket import WebSocketClient
+from .adapters.connection import Admitted, Refused
 from .service import CloseCode, Hub, Since
 from .settings import NotifierSettings
 
@@ -67,45 +66,24 @@ def origin_allowed(origin: str | None, allowed: frozenset[str]) -> bool:
     return origin is None or "*" in allowed or origin.rstrip("/") in allowed
 
 
-def ws_router(hub: Hub, settings: NotifierSettings) -> APIRouter:
-    router = APIRouter()
-    origins = settings.origins
+class Door:
+    """(request target, Origin, client IP) -> Admitted (drops, since) or Refused."""
 
-    @router.websocket("/ws")
-    async def stream(websocket: WebSocket) -> None:
-        if not origin_allowed(websocket.headers.get("origin"), origins):
-            await _refuse(websocket, CloseCode.POLICY, "origin not allowed")
-            return
+    def __init__(self, hub: Hub, settings: NotifierSettings) -> None:
+        self._hub = hub
+        self._origins = settings.origins
+        self._max_drops = settings.max_drops_per_connection
+
+    def __call__(self, target: str, origin: str | None, ip: str) -> Admitted | Refused:
+        if not origin_allowed(origin, self._origins):
+            return Refused(CloseCode.POLICY, "origin not allowed")
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
         try:
-            drops = parse_drops(websocket.query_params.get("drops"),
-                                settings.max_drops_per_connection)
-            since = parse_since(websocket.query_params.get("since"))
+            drops = parse_drops(query.get("drops"), self._max_drops)
+            since = parse_since(query.get("since"))
         except BadQuery as exc:
-            await _refuse(websocket, CloseCode.BAD_REQUEST, str(exc))
-            return
-        ip = websocket.client.host if websocket.client else "?"
-        refused = hub.admit(ip)
+            return Refused(CloseCode.BAD_REQUEST, str(exc))
+        refused = self._hub.admit(ip)
         if refused is not None:
-            await _refuse(websocket, *refused)
-            return
-        try:
-            await websocket.accept()
-            client = WebSocketClient(websocket, ip, capacity=settings.client_queue_size,
-                                     close_timeout_s=settings.slow_close_timeout_s,
-                                     direct=settings.ws_direct_writes,
-                                     batch=hub.batch if isinstance(hub.batch, WriteBatch)
-                                     else None)
-            hub.connect(client, drops, since)
-            try:
-                await client.run()
-            finally:
-                hub.disconnect(client)
-        finally:
-            hub.release(ip)
-
-    return router
-
-
-async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
-    await websocket.accept()
-    await websocket.close(code, reason)
+            return Refused(*refused)
+        return Admitted(drops, since)

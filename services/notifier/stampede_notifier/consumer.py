@@ -1,28 +1,27 @@
-"""The handler given to the shared ConsumerLoop (broadcast mode, from the start
-of ``topics.events``): every notifier process sees every drop's events."""
+"""The handler given to the shared ConsumerLoop (broadcast mode) for each topic the
+notifier reads: every process reads every partition of ``topics.events`` (from the
+start of the log: it rebuilds the drops from it) and of ``topics.queue`` (from its
+end: queue figures are a state, the next update replaces them)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
-from stampede_contracts import EventEnvelope
 from stampede_runtime.consumer import BaseHandler, Delivered
 
-from .service import Hub
-
-#: Events fanned out between two yields to the event loop. Fan-out only queues;
-#: the client's sender tasks write. Yielding every few events lets them drain
-#: their queues as a batch of hundreds of events goes by, so a client's bounded
-#: queue measures how far behind it is, not how large the consumer's batch was.
-YIELD_EVERY = 8
+T = TypeVar("T")
 
 
-class EventsHandler(BaseHandler[EventEnvelope]):
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
+class HubHandler(BaseHandler[T]):
+    """Hands each batch to ``apply`` (``Hub.apply`` or ``Hub.apply_queue``)."""
 
-    async def handle(self, partition: int, batch: Sequence[Delivered[EventEnvelope]]) -> None:
-        for start in range(0, len(batch), YIELD_EVERY):
-            self._hub.apply(d.message for d in batch[start:start + YIELD_EVERY])
-            await asyncio.sleep(0)
+    def __init__(self, apply: Callable[[Iterable[T]], None]) -> None:
+        self._apply = apply
+
+    async def handle(self, partition: int, batch: Sequence[Delivered[T]]) -> None:
+        self._apply(d.message for d in batch)
+        # one loop iteration, so the batch is fanned out now (the hub's tick flush)
+        # even when the next fetch is already buffered and returns without waiting
+        await asyncio.sleep(0)

@@ -1,13 +1,16 @@
-"""Wiring: settings -> hub, consumer loop, WebSocket route, ops routes, lifespan."""
+"""Wiring: settings -> hub, consumer loops, WebSocket connections, ops routes, lifespan."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+import logging
+import resource
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from stampede_contracts import EventEnvelope, decode_event
+from stampede_contracts import TopicSpec, decode_event, decode_queue_update
 from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.dead_letters import KafkaDeadLetters
 from stampede_runtime.logs import configure_logging
@@ -15,11 +18,18 @@ from stampede_runtime.producer import Producer
 from stampede_runtime.tasks import TaskOwner
 from stampede_runtime.web import build_app
 
-from .adapters.direct import ServerSendMiddleware, WriteBatch
-from .api import ws_router
-from .consumer import EventsHandler
+from . import metrics
+from .adapters.connection import Limits, WebSocketConnection, keep_alive
+from .api import Door
+from .consumer import HubHandler
 from .service import CloseCode, Hub
 from .settings import NotifierSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Descriptors per connection: its socket and the fan-out's duplicate of it.
+FDS_PER_CONNECTION = 2
 
 
 def build_hub(settings: NotifierSettings) -> Hub:
@@ -28,7 +38,6 @@ def build_hub(settings: NotifierSettings) -> Hub:
         stock_updates_per_second=settings.stock_updates_per_second,
         max_connections=settings.max_connections,
         max_connections_per_ip=settings.max_connections_per_ip,
-        batch=WriteBatch(settings.fanout_threads, settings.fanout_min_split),
     )
 
 
@@ -38,51 +47,68 @@ def create_app(settings: NotifierSettings) -> FastAPI:
     tasks = TaskOwner()
     producer = Producer(settings.kafka_bootstrap_servers,
                         client_id=f"notifier-{settings.instance_id}")
-    events: ConsumerLoop[EventEnvelope] = ConsumerLoop(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        topic=settings.topics.events,
-        decode=decode_event,
-        handler=EventsHandler(hub),
-        dead_letters=KafkaDeadLetters(producer, settings.topics.dead_letters,
-                                      service="notifier"),
-        group_id=None,  # broadcast: every notifier process reads every partition
-        client_id=f"notifier-{settings.instance_id}",
-        from_beginning=True,
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-    )
+    dead_letters = KafkaDeadLetters(producer, settings.topics.dead_letters, service="notifier")
+
+    def consumer(topic: TopicSpec, decode: Callable[[bytes | None], T],
+                 apply: Callable[..., None], from_beginning: bool) -> ConsumerLoop[T]:
+        return ConsumerLoop(
+            bootstrap_servers=settings.kafka_bootstrap_servers, topic=topic, decode=decode,
+            handler=HubHandler(apply), dead_letters=dead_letters,
+            group_id=None,  # broadcast: every notifier process reads every partition
+            client_id=f"notifier-{settings.instance_id}", from_beginning=from_beginning,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        )
+
+    events = consumer(settings.topics.events, decode_event, hub.apply, True)
+    queue = consumer(settings.topics.queue, decode_queue_update, hub.apply_queue, False)
+    metrics.held_clients.set_function(lambda: hub.rooms.held_count)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await producer.start()
         tasks.start("events-consumer", events.run())
+        tasks.start("queue-consumer", queue.run())
+        tasks.start("keepalive", keep_alive(hub, settings.ws_ping_interval_s,
+                                            settings.ws_ping_timeout_s))
         try:
             yield
         finally:
             hub.close_all(CloseCode.GOING_AWAY, "notifier shutting down")
             hub.stop()
             await tasks.stop()
-            if isinstance(hub.batch, WriteBatch):
-                hub.batch.close()
             await producer.stop()
 
-    async def consumer_ready() -> bool:
-        return events.started.is_set() and tasks.healthy
+    async def consumers_ready() -> bool:
+        return events.started.is_set() and queue.started.is_set() and tasks.healthy
 
     app = build_app(title="Stampede notifier",
                     description="WebSocket fan-out of drop events (see API.md, Real time)",
-                    lifespan=lifespan, readiness={"consumer": consumer_ready})
-    app.include_router(ws_router(hub, settings))
-    app.add_middleware(ServerSendMiddleware)
+                    lifespan=lifespan, readiness={"consumer": consumers_ready})
     app.state.hub = hub
     return app
 
 
-def uvicorn_options(settings: NotifierSettings) -> dict[str, Any]:
+def uvicorn_options(settings: NotifierSettings, hub: Hub) -> dict[str, Any]:
+    """uvicorn serves HTTP (ops routes) and hands WebSocket upgrades to
+    ``WebSocketConnection`` (its ``ws`` option takes a protocol class)."""
+    limits = Limits(capacity=settings.client_queue_size,
+                    close_timeout_s=settings.slow_close_timeout_s,
+                    max_message_bytes=settings.ws_max_message_bytes)
     return {
-        "ws": settings.ws_implementation,
-        "ws_ping_interval": settings.ws_ping_interval_s,
-        "ws_ping_timeout": settings.ws_ping_timeout_s,
-        "ws_per_message_deflate": settings.ws_per_message_deflate,
-        "ws_max_size": 64 * 1024,  # clients only ever send "ping"
+        "ws": functools.partial(WebSocketConnection, hub=hub, door=Door(hub, settings),
+                                limits=limits),
         "backlog": settings.listen_backlog,
     }
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Room for ``connections`` sockets (two descriptors each) plus the rest: the soft
+    limit up to what is needed, within the hard limit (warned when that is too low)."""
+    wanted = connections * FDS_PER_CONNECTION + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning("open files limited to %d: fewer than MAX_CONNECTIONS=%d fit",
+                    target, connections)

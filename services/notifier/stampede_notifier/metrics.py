@@ -20,6 +20,14 @@ slow_clients_dropped = Counter(
     "stampede_notifier_slow_clients_dropped_total",
     "Clients closed with 4008 because their queue overflowed",
 )
+queue_updates_ignored = Counter(
+    "stampede_notifier_queue_updates_ignored_total",
+    "Waiting-room updates older than the figures held, or about a deleted drop",
+)
+held_clients = Gauge(
+    "stampede_notifier_held_clients",
+    "Clients served one at a time (socket backed up, or catching up after a resume)",
+)
 duplicate_events = Counter(
     "stampede_notifier_duplicate_events_total", "Republished events ignored (drop_id, seq)"
 )
@@ -33,5 +41,5 @@ fanout_seconds = Histogram(
 )
 direct_writes = Counter(
     "stampede_notifier_direct_writes_total",
-    "Messages written straight to a socket (fast path) rather than through a sender task",
+    "Payloads written by the shared fan-out (one per ready socket and fan-out)",
 )

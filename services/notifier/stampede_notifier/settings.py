@@ -1,12 +1,11 @@
 """The notifier's settings: one class, read from the environment only.
 
 The notifier keeps no database; everything it knows it rebuilds from
-``topics.events`` (read from the beginning of the log on start).
+``topics.events`` (read from the beginning of the log on start) and ``topics.queue``
+(from its end).
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 from pydantic import Field
 from stampede_runtime.settings import ServiceSettings
@@ -38,23 +37,12 @@ class NotifierSettings(ServiceSettings):
     sending no ``Origin`` header (not a browser) is always allowed."""
     max_drops_per_connection: int = Field(default=100, ge=1, le=10_000)
 
-    # the WebSocket server (uvicorn)
-    ws_implementation: Literal["websockets", "websockets-sansio"] = "websockets"
+    # the WebSocket connections (adapters/connection.py)
     ws_ping_interval_s: float = Field(default=20.0, gt=0, le=3_600)
     ws_ping_timeout_s: float = Field(default=20.0, gt=0, le=3_600)
-    ws_per_message_deflate: bool = False
-    """Off by default: compressing every frame for every client costs the fan-out CPU."""
-    ws_direct_writes: bool = True
-    """Fan-out fast path: write each message's pre-built frame straight to sockets that
-    can take it (adapters/direct.py). False: every message goes through ASGI."""
-    fanout_threads: int = Field(default=1, ge=1, le=2)
-    """Threads writing one fan-out's frames to the sockets (adapters/direct.py
-    ``WriteBatch``). 1: the event loop's thread. 2: half of a large fan-out's send
-    syscalls from a worker thread (the GIL is released during them): faster fan-outs
-    when a core is free, but it takes that core from whatever shares the machine (on
-    the 2-core bench box, the clients), so it is opt-in."""
-    fanout_min_split: int = Field(default=512, ge=1, le=1_000_000)
-    """Fan-outs to fewer sockets than this are written by the event loop's thread alone."""
+    """A connection that answers no keepalive ping within this is closed with 1011."""
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=125, le=16 * 1024 * 1024)
+    """Clients only ever send ``ping``: a bigger frame closes the connection (1009)."""
     listen_backlog: int = Field(default=4_096, ge=16, le=65_535)
 
     @property

@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from stampede_notifier.api import BadQuery, origin_allowed, parse_drops, parse_since
+from stampede_notifier.adapters.connection import Admitted, Refused
+from stampede_notifier.api import BadQuery, Door, origin_allowed, parse_drops, parse_since
+from stampede_notifier.main import build_hub
+from stampede_notifier.settings import NotifierSettings
 
 
 def test_parse_drops():
@@ -35,3 +38,20 @@ def test_origins():
     assert origin_allowed("http://localhost:8000/", allowed)
     assert not origin_allowed("https://evil.example", allowed)
     assert origin_allowed("https://evil.example", frozenset({"*"}))
+
+
+def test_door_checks_in_order_with_close_codes():
+    settings = NotifierSettings(kafka_bootstrap_servers="x:1", max_connections_per_ip=1,
+                                allowed_origins="https://shop.example")
+    hub = build_hub(settings)
+    door = Door(hub, settings)
+    drop = uuid.uuid4()
+    assert door("/ws", "https://evil.example", "1.1.1.1") == Refused(1008, "origin not allowed")
+    refused = door("/ws?drops=nope", None, "1.1.1.1")
+    assert isinstance(refused, Refused) and refused.code == 4400
+    assert door(f"/ws?drops={drop}&since=7", "https://shop.example", "1.1.1.1") == Admitted(
+        frozenset({drop}), 7)
+    full = door("/ws", None, "1.1.1.1")
+    assert isinstance(full, Refused) and full.code == 4429
+    assert door("/ws", None, "2.2.2.2") == Admitted(None, None)
+    assert hub.connection_count == 2

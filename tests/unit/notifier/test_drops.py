@@ -14,7 +14,18 @@ from stampede_notifier.domain.messages import (
     message_seq,
 )
 
-from .helpers import T0, created, envelope, expired, purchase, reserved, stock
+from .helpers import (
+    T0,
+    created,
+    deleted,
+    envelope,
+    expired,
+    purchase,
+    queue_update,
+    reserved,
+    stock,
+    updated,
+)
 
 DROP = uuid.uuid4()
 
@@ -109,3 +120,71 @@ def test_replay_beyond_the_window_is_a_snapshot():
     assert [m.type for m in recent] == [MessageType.STOCK_UPDATED,
                                         MessageType.PURCHASE_COMPLETED,
                                         MessageType.ACTIVITY_UPDATED]
+
+
+def test_admin_changes_give_drop_updated_and_stock_when_it_changed():
+    book = DropBook(window=100)
+    book.apply(envelope(DROP, 1, created(DROP)))
+    [renamed] = book.apply(envelope(DROP, 2, updated(DROP, "Air Max 2")))
+    assert renamed.type is MessageType.DROP_UPDATED and renamed.seq == message_seq(2, Slot.PRIMARY)
+    assert renamed.data["name"] == "Air Max 2" and renamed.data["status"] == "live"
+    restocked, stock_update = book.apply(envelope(DROP, 3, updated(DROP, "Air Max 2", total=20,
+                                                                   available=20)))
+    assert restocked.data["total_stock"] == 20
+    assert stock_update.type is MessageType.STOCK_UPDATED
+    assert stock_update.data["available_stock"] == 20 and stock_update.seq > restocked.seq
+    [gone] = book.apply(envelope(DROP, 4, deleted(DROP)))
+    assert gone.type is MessageType.DROP_DELETED and gone.seq == message_seq(4, Slot.PRIMARY)
+
+
+def test_queue_figures_take_slot_three_of_the_latest_event_and_stale_ones_are_ignored():
+    book = DropBook(window=100)
+    early = book.apply_queue(queue_update(DROP, serving=1, issued=9, second=1))
+    assert early is not None and early.seq == message_seq(0, Slot.QUEUE)
+    book.apply(envelope(DROP, 1, created(DROP)))
+    book.apply(envelope(DROP, 2, stock(9)))
+    later = book.apply_queue(queue_update(DROP, serving=3, issued=9, second=2))
+    assert later is not None and later.seq == message_seq(2, Slot.QUEUE)
+    assert later.data["waiting"] == 6 and later.data["at"] == "2026-01-01T00:00:02Z"
+    assert book.apply_queue(queue_update(DROP, serving=2, issued=9, second=2)) is None
+    assert book.apply_queue(queue_update(DROP, serving=2, issued=9, second=1)) is None
+    again = book.apply_queue(queue_update(DROP, serving=3, issued=9, second=3))
+    assert again is not None and again.seq == later.seq  # a state: same place, newer figures
+
+
+def test_replay_ends_with_the_latest_queue_figures_placed_after_the_stream():
+    book = DropBook(window=4)
+    book.apply(envelope(DROP, 1, created(DROP)))
+    book.apply_queue(queue_update(DROP, serving=5, issued=9, second=1))
+    for seq in range(2, 4):
+        book.apply(envelope(DROP, seq, stock(12 - seq)))
+    replay = book.replay(DROP, message_seq(2, Slot.STOCK), T0)
+    assert [m.type for m in replay] == [MessageType.STOCK_UPDATED, MessageType.QUEUE_UPDATED]
+    assert replay[-1].seq == message_seq(3, Slot.QUEUE) and replay[-1].data["serving"] == 5
+    # nothing else missed: the figures all the same; from a process ahead: not below it
+    [only] = book.replay(DROP, message_seq(3, Slot.QUEUE), T0)
+    assert only.type is MessageType.QUEUE_UPDATED
+    [ahead] = book.replay(DROP, message_seq(7, Slot.STOCK), T0)
+    assert ahead.seq == message_seq(7, Slot.QUEUE)
+    for seq in range(4, 10):
+        book.apply(envelope(DROP, seq, stock(12 - seq)))
+    snapshot, queue = book.replay(DROP, message_seq(1, Slot.PRIMARY), T0)
+    assert snapshot.type is MessageType.SNAPSHOT and snapshot.data["queue"]["serving"] == 5
+    assert queue.seq > snapshot.seq
+
+
+def test_a_deleted_drop_replays_as_its_deletion_alone_and_takes_no_queue_figures():
+    book = DropBook(window=100)
+    book.apply(envelope(DROP, 1, created(DROP)))
+    book.apply(envelope(DROP, 2, stock(9)))
+    book.apply_queue(queue_update(DROP, serving=5, issued=9, second=1))
+    book.apply(envelope(DROP, 3, deleted(DROP)))
+    [gone] = book.replay(DROP, message_seq(1, Slot.PRIMARY), T0)
+    assert gone.type is MessageType.DROP_DELETED
+    assert book.replay(DROP, 0, T0) == []  # a client that never knew it
+    assert book.replay(DROP, gone.seq, T0) == []
+    assert book.apply_queue(queue_update(DROP, serving=6, issued=9, second=2)) is None
+    # re-created (the inventory continues its seq): a drop again
+    [back] = book.apply(envelope(DROP, 4, created(DROP)))
+    assert [m.type for m in book.replay(DROP, gone.seq, T0)] == [MessageType.DROP_CREATED]
+    assert back.seq > gone.seq
