@@ -1,8 +1,20 @@
 """The client side of ``bench.notifier_fanout``: many WebSocket connections per child
-process, read by a minimal reader on ``asyncio.Protocol`` (handshake, then server frames
-recorded with their receipt time and decoded only when the figures are asked for, so the
-clients, which share the cores with the notifier, cost as little CPU as possible), and
-the /proc readers the bench uses for CPU time and memory."""
+process, and the /proc readers the bench uses for CPU time and memory.
+
+A client process opens its connections (the HTTP upgrade on raw non-blocking sockets,
+under asyncio), then reads them all from one plain ``epoll`` loop: one ``recvmsg`` per
+readable socket, the bytes kept with two times and decoded only when the figures are
+asked for, so the clients, which share the machine's cores with the notifier, spend as
+little CPU as they can. The two times of each read:
+
+- ``kernel``: when the data reached the client's socket (``SO_TIMESTAMPNS``, stamped by
+  the kernel on receipt; on loopback that is when the notifier's write delivered it),
+  which a busy client process does not delay;
+- ``read``: when the client process read it (``time.time()``), which includes the
+  client's own lag behind its sockets.
+
+A message's delay is each of these minus its ``data.occurred_at`` (the decision's time).
+"""
 
 from __future__ import annotations
 
@@ -11,87 +23,148 @@ import base64
 import json
 import os
 import resource
+import select
+import socket
 import struct
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+TIMESPEC = struct.Struct("@ll")
+#: Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS), which Python's socket module does not name.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size)
 
-class _Reader(asyncio.Protocol):
-    """One WebSocket connection: handshake, then unmasked server frames."""
 
-    def __init__(self, key: str, path: str, host: str,
-                 received: list[tuple[float, bytes]]) -> None:
-        self._request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+@dataclass
+class Stream:
+    """What one connection received: (kernel time, read time, bytes) per read."""
+
+    sock: socket.socket
+    reads: list[tuple[float, float, bytes]] = field(default_factory=list)
+
+
+async def _open(port: int, path: str) -> Stream:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        await loop.sock_sendall(sock, (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-        self._buffer = b""
-        self._upgraded = False
-        self._received = received
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: Any = None
+            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                raise ConnectionError("closed during the handshake")
+            head += chunk
+    except BaseException:
+        sock.close()
+        raise
+    status, rest = head.split(b"\r\n", 1)[0], head.split(b"\r\n\r\n", 1)[1]
+    if b" 101 " not in status:
+        sock.close()
+        raise ConnectionError(status.decode(errors="replace"))
+    stream = Stream(sock)
+    if rest:  # frames already sent after the response (a replay)
+        stream.reads.append((time.time(), time.time(), rest))
+    return stream
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        transport.write(self._request)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(ConnectionError("closed before upgrade"))
+async def _open_all(ports: list[int], path: str, count: int) -> tuple[list[Stream], str]:
+    gate = asyncio.Semaphore(64)
 
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
-        self._buffer += data
-        if not self._upgraded:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head, self._buffer = self._buffer[:end], self._buffer[end + 4:]
-            if b" 101 " not in head.split(b"\r\n", 1)[0]:
-                self.opened.set_exception(ConnectionError(head[:80].decode(errors="replace")))
-                return
-            self._upgraded = True
-            self.opened.set_result(None)
-        self._frames(now)
+    async def one(i: int) -> Stream:
+        async with gate:
+            return await asyncio.wait_for(_open(ports[i % len(ports)], path), 60)
 
-    def _frames(self, now: float) -> None:
-        buf = self._buffer
-        while len(buf) >= 2:
-            opcode, length, start = buf[0] & 0x0F, buf[1] & 0x7F, 2
-            if length == 126:
-                if len(buf) < 4:
+    results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+    streams = [r for r in results if isinstance(r, Stream)]
+    failures = [r for r in results if not isinstance(r, Stream)]
+    return streams, repr(failures[0]) if failures else ""
+
+
+def _read_until(streams: list[Stream], control: Any) -> None:
+    """Read every socket until the parent writes to ``control``."""
+    poller = select.epoll(len(streams) + 1)
+    by_fd = {s.sock.fileno(): s for s in streams}
+    for fd in by_fd:
+        poller.register(fd, select.EPOLLIN)
+    poller.register(control.fileno(), select.EPOLLIN)
+    stop = control.fileno()
+    clock = time.time
+    try:
+        while True:
+            for fd, _ in poller.poll(1.0):
+                if fd == stop:
+                    return
+                stream = by_fd[fd]
+                try:
+                    data, ancillary, _, _ = stream.sock.recvmsg(65536, ANCILLARY)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data, ancillary = b"", []
+                if not data:
+                    poller.unregister(fd)
+                    continue
+                kernel = clock()
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        sec, nsec = TIMESPEC.unpack(value[:TIMESPEC.size])
+                        kernel = sec + nsec / 1e9
+                stream.reads.append((kernel, clock(), data))
+    finally:
+        poller.close()
+
+
+def delays_of(streams: list[Stream]) -> list[tuple[float, float]]:
+    """(kernel delay, read delay) of every STOCK_UPDATED received, each frame timed by
+    the read that completed it."""
+    out = []
+    for stream in streams:
+        buffer, times = b"", (0.0, 0.0)
+        for kernel, read, data in stream.reads:
+            buffer += data
+            times = (kernel, read)
+            while len(buffer) >= 2:
+                opcode, size, start = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+                if size == 126:
+                    size, start = struct.unpack("!H", buffer[2:4])[0], 4
+                elif size == 127:
+                    size, start = struct.unpack("!Q", buffer[2:10])[0], 10
+                if len(buffer) < start + size:
                     break
-                length, start = struct.unpack(">H", buf[2:4])[0], 4
-            elif length == 127:
-                if len(buf) < 10:
-                    break
-                length, start = struct.unpack(">Q", buf[2:10])[0], 10
-            if len(buf) < start + length:
-                break
-            payload, buf = buf[start:start + length], buf[start + length:]
-            if opcode == 0x1:
-                self._on_text(payload, now)
-            elif opcode == 0x9:  # ping -> pong (client frames are masked)
-                self._send(0xA, payload)
-            elif opcode == 0x8 and self.transport is not None:
-                self.transport.close()
-        self._buffer = buf
+                payload, buffer = buffer[start:start + size], buffer[start + size:]
+                if opcode == 0x1:
+                    message = json.loads(payload)
+                    if message.get("type") == "STOCK_UPDATED":
+                        occurred = datetime.fromisoformat(
+                            message["data"]["occurred_at"].replace("Z", "+00:00")).timestamp()
+                        out.append((times[0] - occurred, times[1] - occurred))
+    return out
 
-    def _on_text(self, payload: bytes, now: float) -> None:
-        # The receipt time is taken in data_received; decoding the message waits for
-        # the report (_delays_of), so the clients, which share the cores with the
-        # notifier, spend as little CPU as possible while the events go by.
-        self._received.append((now, payload))
 
-    def _send(self, opcode: int, payload: bytes) -> None:
-        if self.transport is None or len(payload) > 125:
-            return
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+def client_process(control: Any, ports: list[int], path: str, count: int) -> None:
+    """One client process: ``count`` connections spread over ``ports``; reports
+    ("connected", n, first failure, RSS KiB of the connections) then, when asked,
+    ("delays", [(kernel, read), ...])."""
+    raise_fd_limit(count + 100)
+    rss_before = rss_kib()
+    streams, failure = asyncio.run(_open_all(ports, path, count))
+    control.send(("connected", len(streams), failure, rss_kib() - rss_before))
+    _read_until(streams, control)
+    control.recv()  # "report"
+    control.send(("delays", delays_of(streams)))
+    control.recv()  # "close"
+    for stream in streams:
+        stream.sock.close()
 
 
 def cpu_s(pid: int | str = "self") -> float:
@@ -110,18 +183,6 @@ def machine_busy_s() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _delays_of(received: list[tuple[float, bytes]]) -> list[float]:
-    """Receipt time minus ``data.occurred_at``, for each STOCK_UPDATED received."""
-    delays = []
-    for now, payload in received:
-        message = json.loads(payload)
-        if message.get("type") == "STOCK_UPDATED":
-            occurred = datetime.fromisoformat(message["data"]["occurred_at"].replace("Z",
-                                                                                      "+00:00"))
-            delays.append(now - occurred.timestamp())
-    return delays
-
-
 def rss_kib(pid: int | str = "self") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -129,47 +190,15 @@ def rss_kib(pid: int | str = "self") -> int:
     return 0
 
 
-async def _client_main(conn: Any, port: int, path: str, count: int) -> None:
-    loop = asyncio.get_running_loop()
-    received: list[tuple[float, bytes]] = []
-    readers: list[_Reader] = []
-    gate = asyncio.Semaphore(100)
-    rss_before = rss_kib()
-
-    async def open_one() -> None:
-        async with gate:
-            key = base64.b64encode(os.urandom(16)).decode()
-            _, reader = await loop.create_connection(
-                lambda: _Reader(key, path, f"127.0.0.1:{port}", received), "127.0.0.1", port)
-            await asyncio.wait_for(reader.opened, 30)
-            readers.append(reader)
-
-    results = await asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    conn.send(("connected", len(readers), repr(failures[0]) if failures else "",
-               rss_kib() - rss_before))
-    await loop.run_in_executor(None, conn.recv)  # "report"
-    conn.send(("delays", _delays_of(received)))
-    await loop.run_in_executor(None, conn.recv)  # "close"
-    for reader in readers:
-        if reader.transport is not None:
-            reader.transport.close()
-    await asyncio.sleep(0.2)
-
-
-def client_process(conn: Any, port: int, path: str, count: int) -> None:
-    raise_fd_limit(count + 100)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_client_main(conn, port, path, count))
-
-
 def raise_fd_limit(wanted: int) -> None:
+    """Soft limit up to ``wanted``; the hard one too when allowed (root), so that the
+    processes this one starts (notifiers, clients) inherit room for their sockets."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = min(hard, max(soft, wanted))
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if wanted > hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return
+        except (ValueError, OSError):
+            wanted = hard
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))

@@ -1,29 +1,33 @@
-"""Fan-out of one notifier process to 1, 1,000 and 5,000 concurrent WebSocket clients.
+"""Fan-out of 1 and 2 notifier processes to 1, 5,000 and 20,000 WebSocket clients.
 
-``.venv/bin/python -m bench.notifier_fanout [--clients 1,1000,5000] [--events 40]``
+``.venv/bin/python -m bench.notifier_fanout [--clients 1,5000,20000] [--notifiers 1,2]
+[--events 30] [--profile DIR]`` (hold ``flock /tmp/stampede-bench.lock`` while it runs)
 
 What it does (bounded, localhost only, stops by itself):
 
-1. Starts the embedded broker (tansu) unless ``KAFKA_BOOTSTRAP_SERVERS`` is set,
-   creates the topics in a namespace of its own, and starts one notifier process
-   (``python -m stampede_notifier``) as the stack would.
-2. For each client count: client processes (``--procs``, default 2: the machine has
-   two cores, shared with the notifier and the broker) open the connections, all
-   following one drop. The notifier's RSS before and after gives memory per
-   connection, as does the clients' RSS.
-3. Publishes ``--events`` StockChanged envelopes for that drop to topics.events,
-   ``--interval`` seconds apart (slower than the coalescing interval, so none is
-   merged: every client must get every one).
-4. Every client records, for each STOCK_UPDATED, ``time.time()`` at receipt minus
-   the envelope's ``occurred_at`` (the decision's timestamp, carried in
-   ``data.occurred_at``): the delay through producer -> broker -> notifier ->
-   socket -> client, on one clock. p50/p99/max over all (client, event) pairs.
+1. Starts the embedded broker (tansu) unless ``KAFKA_BOOTSTRAP_SERVERS`` is set, and
+   creates the topics in a namespace of its own.
+2. For each number of notifier processes and each client count, fresh notifier
+   processes (``python -m stampede_notifier``, each its own ``INSTANCE_ID`` and port,
+   each reading every event) and client processes (one per 5,000 clients, at least two)
+   whose connections, all following one drop, are spread evenly over the notifiers.
+   Memory per connection: each notifier's RSS before and after its clients connect.
+3. Publishes ``--events`` StockChanged envelopes for that drop to topics.events, spaced
+   so one event's fan-out is over before the next (none is coalesced: every client
+   must get every one), and measures CPU time (user + system, /proc) of the notifiers,
+   the clients, the broker and the whole machine over the events' span. The notifiers'
+   CPU per message is that over (events x clients); their idle CPU (measured for two
+   seconds before the events: fetch polling) is shown apart.
+4. Delay of each (client, message): its arrival at the client's socket (kernel receive
+   timestamp) and its read by the client process, minus the envelope's ``occurred_at``:
+   producer -> broker -> notifier -> socket (-> client). p50/p99/max over all pairs.
 
-The clients (``bench/_fanout_clients.py``) are a minimal WebSocket reader on
-``asyncio.Protocol`` (handshake, then
-frame parsing in ``data_received``; pings answered) rather than the ``websockets``
-library, so the client side's CPU, which shares the two cores, inflates the
-figures as little as possible. The integration tests use the real library.
+Baselines, in the same run: the kernel's floor (``bench.notifier_floor``: the notifier's
+own ``write_all`` of the same frame to 5,000 loopback sockets from an otherwise idle
+process; on loopback the kernel charges the receiving side's TCP work to the writer),
+and the 1-client delay of the same configuration. ``--profile DIR`` records each
+notifier with py-spy (if installed) during the events of the largest level and prints
+the top of the profile.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -43,51 +46,55 @@ from pathlib import Path
 from typing import Any
 
 from ._fanout_clients import client_process, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
+from .notifier_floor import floor_us_per_write
+from .notifier_profile import Profiler
 
-TARGET_CLIENTS = 5000
+CLIENTS_PER_PROCESS = 5000
+TARGET_CPU_US = 10.0
 TARGET_P99_MS = 100.0
-
-
-
-
-# -- the run -------------------------------------------------------------------
+TARGET_P99_CLIENTS = 5000
 
 
 @dataclass
 class Result:
+    notifiers: int
     clients: int
     connected: int
     expected: int
     received: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
+    kernel_ms: tuple[float, float, float]  # p50, p99, max of the arrival delay
+    read_ms: tuple[float, float, float]  # the same, read by the client process
     server_kib_per_conn: float
     client_kib_per_conn: float
     connect_s: float
     cpu_ms_per_event: dict[str, float]
+    notifier_us_per_message: float
+    notifier_idle_us_per_message: float
+    client_us_per_message: float
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    if not values:
+        return float("nan"), float("nan"), float("nan")
+    values = sorted(values)
+
+    def at(q: float) -> float:
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))] * 1000
+
+    return at(0.50), at(0.99), values[-1] * 1000
 
 
-async def _publish(bootstrap: str, namespace: str, drop_id: uuid.UUID, first_seq: int,
-                   events: int, interval: float) -> int:
+async def _publish(bootstrap: str, namespace: str, drop_id: uuid.UUID, events: int,
+                   interval: float) -> None:
     from stampede_contracts import EventEnvelope, StockChanged, StockLevels, Topics, event_id_for
     from stampede_runtime.producer import Outgoing, Producer
 
     topics = Topics.for_namespace(namespace)
     producer = Producer(bootstrap, client_id="bench-notifier")
     await producer.start()
-    seq = first_seq
     try:
-        for i in range(events):
-            seq += 1
-            available = max(0, 1_000_000 - seq)
+        for seq in range(1, events + 1):
+            available = 1_000_000 - seq
             envelope = EventEnvelope(
                 event_id=event_id_for(drop_id, seq), drop_id=drop_id, seq=seq,
                 occurred_at=datetime.now(UTC),
@@ -96,95 +103,182 @@ async def _publish(bootstrap: str, namespace: str, drop_id: uuid.UUID, first_seq
                                                      sold=1_000_000 - available)),
             )
             await producer.send(Outgoing(topics.events, drop_id, envelope))
-            if i < events - 1:
+            if seq < events:
                 await asyncio.sleep(interval)
     finally:
         await producer.stop()
-    return seq
 
 
-def run_level(clients: int, procs: int, port: int, notifier_pid: int, bootstrap: str,
-              namespace: str, drop_id: uuid.UUID, first_seq: int, events: int,
-              interval: float, broker_pid: int | None = None) -> tuple[Result, int]:
+@dataclass
+class Setup:
+    bootstrap: str
+    namespace: str
+    workdir: Path
+    broker_pid: int | None
+    max_clients: int
+
+
+def _start_notifiers(setup: Setup, count: int) -> list[Any]:
+    from stampede_devstack.ports import free_port
+    from stampede_devstack.process import ServiceProcess
+
+    procs = []
+    for i in range(count):
+        proc = ServiceProcess(
+            f"notifier-{i}", "stampede_notifier", free_port(),
+            {"KAFKA_BOOTSTRAP_SERVERS": setup.bootstrap, "TOPIC_NAMESPACE": setup.namespace,
+             "INSTANCE_ID": f"bench-notifier-{i}", "LOG_LEVEL": "WARNING",
+             "MAX_CONNECTIONS": str(setup.max_clients + 100),
+             "MAX_CONNECTIONS_PER_IP": str(setup.max_clients + 100),
+             # pings are not what is measured; the bench's readers do not answer them
+             "WS_PING_INTERVAL_S": "3600"},
+            setup.workdir,
+        )
+        proc.start()
+        procs.append(proc)
+    for proc in procs:
+        proc.wait_ready(60)
+    return procs
+
+
+def run_level(setup: Setup, notifiers: int, clients: int, events: int,
+              profiler: Profiler | None) -> Result:
+    interval = max(0.25, clients * 45e-6)  # one fan-out is over before the next event
+    procs = _start_notifiers(setup, notifiers)
+    pids = [p.proc.pid for p in procs]
+    ports = [p.port for p in procs]
+    drop_id = uuid.uuid4()
     ctx = mp.get_context("spawn")
-    nprocs = max(1, min(procs, clients))
+    nprocs = max(2, -(-clients // CLIENTS_PER_PROCESS)) if clients > 1 else 1
     shares = [clients // nprocs + (1 if i < clients % nprocs else 0) for i in range(nprocs)]
     pipes, workers = [], []
-    server_before = rss_kib(notifier_pid)
-    started = time.monotonic()
-    for share in shares:
-        parent, child = ctx.Pipe()
-        worker = ctx.Process(target=client_process,
-                             args=(child, port, f"/ws?drops={drop_id}", share), daemon=True)
-        worker.start()
-        pipes.append(parent)
-        workers.append(worker)
-    connected, client_kib = 0, 0
     try:
+        time.sleep(1.0)
+        server_before = [rss_kib(pid) for pid in pids]
+        started = time.monotonic()
+        for i, share in enumerate(shares):
+            parent, child = ctx.Pipe()
+            # rotate the ports so every notifier gets the same share of every process
+            mine = ports[i % notifiers:] + ports[:i % notifiers]
+            worker = ctx.Process(target=client_process,
+                                 args=(child, mine, f"/ws?drops={drop_id}", share), daemon=True)
+            worker.start()
+            pipes.append(parent)
+            workers.append(worker)
+        connected, client_kib = 0, 0
         for pipe in pipes:
-            if not pipe.poll(180):
-                raise TimeoutError("clients did not connect in 180 s")
+            if not pipe.poll(300):
+                raise TimeoutError("clients did not connect in 300 s")
             _, n, failure, kib = pipe.recv()
             connected += n
             client_kib += kib
             if failure:
                 print(f"  connection failures, first: {failure}", file=sys.stderr)
         connect_s = time.monotonic() - started
-        time.sleep(1.0)  # let the notifier settle before measuring its memory
-        server_after = rss_kib(notifier_pid)
-        # CPU used while the events go by (including the idle gaps between them): who
-        # pays for a fan-out on the shared cores.
-        watched = {"notifier": [notifier_pid], "clients": [w.pid for w in workers],
-                   "broker": [broker_pid] if broker_pid else []}
-        cpu_before = {k: sum(cpu_s(p) for p in pids) for k, pids in watched.items()}
-        busy_before = machine_busy_s()
-        last_seq = asyncio.run(_publish(bootstrap, namespace, drop_id, first_seq, events,
-                                        interval))
-        time.sleep(3.0 + clients / 1000)  # the last event reaches everyone
-        cpu_ms = {k: 1000 * (sum(cpu_s(p) for p in pids) - cpu_before[k]) / events
-                  for k, pids in watched.items()}
-        cpu_ms["machine"] = 1000 * (machine_busy_s() - busy_before) / events
-        delays: list[float] = []
+        time.sleep(1.0)
+        server_kib = sum(rss_kib(pid) - before for pid, before in zip(pids, server_before,
+                                                                      strict=True))
+        idle_before, idle_started = sum(cpu_s(p) for p in pids), time.monotonic()
+        time.sleep(2.0)
+        idle_rate = (sum(cpu_s(p) for p in pids) - idle_before) / (time.monotonic()
+                                                                   - idle_started)
+        watched = {"notifier": pids, "clients": [w.pid for w in workers],
+                   "broker": [setup.broker_pid] if setup.broker_pid else []}
+        cpu_before = {k: sum(cpu_s(p) for p in v) for k, v in watched.items()}
+        busy_before, span_started = machine_busy_s(), time.monotonic()
+        if profiler is not None:
+            profiler.start(pids, duration_s=events * interval + 1)
+        asyncio.run(_publish(setup.bootstrap, setup.namespace, drop_id, events, interval))
+        time.sleep(2.0 + clients / 5000)  # the last event reaches everyone
+        span = time.monotonic() - span_started
+        spent = {k: sum(cpu_s(p) for p in v) - cpu_before[k] for k, v in watched.items()}
+        spent["machine"] = machine_busy_s() - busy_before
+        if profiler is not None:
+            profiler.finish()
         for pipe in pipes:
             pipe.send("report")
+        delays: list[tuple[float, float]] = []
         for pipe in pipes:
-            if not pipe.poll(120):
-                raise TimeoutError("clients did not report in 120 s")
+            if not pipe.poll(300):
+                raise TimeoutError("clients did not report in 300 s")
             delays += pipe.recv()[1]
         for pipe in pipes:
             pipe.send("close")
     finally:
         for worker in workers:
-            worker.join(20)
+            worker.join(30)
             if worker.is_alive():
                 worker.kill()
-    delays.sort()
-    result = Result(
-        clients=clients, connected=connected, expected=connected * events,
-        received=len(delays), p50_ms=_percentile(delays, 0.50) * 1000,
-        p99_ms=_percentile(delays, 0.99) * 1000, max_ms=(delays[-1] if delays else 0) * 1000,
-        server_kib_per_conn=(server_after - server_before) / max(1, connected),
+        for proc in procs:
+            proc.stop()
+    messages = max(1, events * connected)
+    return Result(
+        notifiers=notifiers, clients=clients, connected=connected, expected=events * connected,
+        received=len(delays), kernel_ms=_percentiles([k for k, _ in delays]),
+        read_ms=_percentiles([r for _, r in delays]),
+        server_kib_per_conn=server_kib / max(1, connected),
         client_kib_per_conn=client_kib / max(1, connected), connect_s=connect_s,
-        cpu_ms_per_event=cpu_ms,
+        cpu_ms_per_event={k: 1000 * v / events for k, v in spent.items()},
+        notifier_us_per_message=1e6 * spent["notifier"] / messages,
+        notifier_idle_us_per_message=1e6 * idle_rate * span / messages,
+        client_us_per_message=1e6 * spent["clients"] / messages,
     )
-    return result, last_seq
+
+
+def _print(r: Result, baseline: Result, floor_us: float) -> None:
+    ratio = r.kernel_ms[1] / baseline.kernel_ms[1] if baseline.kernel_ms[1] else float("nan")
+    print(f"{r.notifiers} notifier(s), {r.clients:>5} clients: connected {r.connected} in "
+          f"{r.connect_s:.1f} s; received {r.received}/{r.expected}", flush=True)
+    print(f"  delay at the client's socket: p50 {r.kernel_ms[0]:.1f} ms, p99 "
+          f"{r.kernel_ms[1]:.1f} ms (x{ratio:.1f} the 1-client run), max {r.kernel_ms[2]:.1f} ms"
+          f"; read by the client: p50 {r.read_ms[0]:.1f}, p99 {r.read_ms[1]:.1f}, max "
+          f"{r.read_ms[2]:.1f} ms", flush=True)
+    if r.clients > 1:
+        print(f"  notifier CPU per message: {r.notifier_us_per_message:.1f} µs (of which idle "
+              f"polling {r.notifier_idle_us_per_message:.1f}; kernel floor {floor_us:.1f}, "
+              f"x{r.notifier_us_per_message / floor_us:.2f}); clients "
+              f"{r.client_us_per_message:.1f} µs per message", flush=True)
+    print(f"  memory per connection: notifier {r.server_kib_per_conn:.1f} KiB, client "
+          f"{r.client_kib_per_conn:.1f} KiB", flush=True)
+    cpu = r.cpu_ms_per_event
+    others = cpu["machine"] - cpu["notifier"] - cpu["clients"] - cpu["broker"]
+    print("  CPU per event (ms, over the events' span): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()) + f", others {others:.1f}",
+          flush=True)
+
+
+def _summary(results: list[Result]) -> None:
+    for r in results:
+        if r.clients < TARGET_P99_CLIENTS:
+            continue
+        cpu = "met" if r.notifier_us_per_message <= TARGET_CPU_US else "MISSED"
+        everything = r.connected == r.clients and r.received == r.expected
+        line = (f"targets, {r.notifiers} notifier(s) x {r.clients} clients: CPU <= "
+                f"{TARGET_CPU_US:.0f} µs/message {cpu} ({r.notifier_us_per_message:.1f}); "
+                f"every message received: {'met' if everything else 'MISSED'}")
+        if r.clients == TARGET_P99_CLIENTS:
+            for name, values in (("at the socket", r.kernel_ms), ("read", r.read_ms)):
+                verdict = "met" if values[1] <= TARGET_P99_MS else "MISSED"
+                line += f"; p99 <= {TARGET_P99_MS:.0f} ms {name}: {verdict} ({values[1]:.1f})"
+        print(line, flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", default="1,1000,5000")
-    parser.add_argument("--procs", type=int, default=2, help="client processes")
-    parser.add_argument("--events", type=int, default=40, help="events per level")
-    parser.add_argument("--interval", type=float, default=0.25, help="seconds between events")
-    parser.add_argument("--ws", default="websockets", help="WS_IMPLEMENTATION of the notifier")
+    parser.add_argument("--clients", default="1,5000,20000")
+    parser.add_argument("--notifiers", default="1,2")
+    parser.add_argument("--events", type=int, default=30, help="events per level")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy each notifier at the largest level; profiles here")
+    parser.add_argument("--no-floor", action="store_true", help="skip the kernel floor")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
-    raise_fd_limit(max(levels) + 1000)
+    counts = [int(n) for n in args.notifiers.split(",")]
+    raise_fd_limit(2 * max(levels) + 2000)
 
     from stampede_contracts import Topics
     from stampede_devstack.broker import EmbeddedBroker
     from stampede_devstack.ports import free_port
-    from stampede_devstack.process import ServiceProcess
     from stampede_runtime.admin import ensure_topics
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-notifier-"))
@@ -195,87 +289,31 @@ def main() -> int:
         broker.start()
         bootstrap = broker.bootstrap_servers
     namespace = f"bench{uuid.uuid4().hex[:8]}"
-    notifier = None
+    broker_pid = getattr(getattr(broker, "_proc", None), "pid", None)
+    setup = Setup(bootstrap, namespace, workdir, broker_pid, max(levels))
     try:
         asyncio.run(ensure_topics(bootstrap, Topics.for_namespace(namespace).all()))
-        notifier = ServiceProcess(
-            "notifier", "stampede_notifier", free_port(),
-            {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TOPIC_NAMESPACE": namespace,
-             "LOG_LEVEL": "WARNING", "MAX_CONNECTIONS": str(max(levels) + 100),
-             "MAX_CONNECTIONS_PER_IP": str(max(levels) + 100), "WS_IMPLEMENTATION": args.ws},
-            workdir,
-        )
-        notifier.start()
-        notifier.wait_ready(60)
-        assert notifier.proc is not None
-        print(f"notifier pid {notifier.proc.pid} ({args.ws}), broker {bootstrap}, "
-              f"{args.procs} client processes, {args.events} events "
-              f"{args.interval * 1000:.0f} ms apart per level; cores: {os.cpu_count()}")
-        drop_id, seq = uuid.uuid4(), 0
+        floor = float("nan") if args.no_floor else floor_us_per_write(5000)
+        print(f"broker {bootstrap}; {args.events} events per level; cores: {os.cpu_count()}; "
+              f"kernel floor: {floor:.1f} µs of CPU per write (5,000 loopback sockets)",
+              flush=True)
         results: list[Result] = []
-        for clients in levels:
-            result, seq = run_level(clients, args.procs, notifier.port, notifier.proc.pid,
-                                    bootstrap, namespace, drop_id, seq, args.events,
-                                    args.interval, _broker_pid(broker))
-            results.append(result)
-            _print(result, results[0])
-            print("  notifier: " + _server_figures(notifier.url), flush=True)
-            time.sleep(1.0)
+        for notifiers in counts:
+            baseline: Result | None = None
+            for clients in levels:
+                profiler = (Profiler(args.profile / f"{notifiers}x{clients}")
+                            if args.profile and clients == max(levels) else None)
+                result = run_level(setup, notifiers, clients, args.events, profiler)
+                baseline = baseline or result
+                results.append(result)
+                _print(result, baseline, floor)
+                if profiler is not None:
+                    print(profiler.top(), flush=True)
         _summary(results)
     finally:
-        if notifier is not None:
-            notifier.stop()
         if broker is not None:
             broker.stop()
     return 0
-
-
-def _broker_pid(broker: Any) -> int | None:
-    proc = getattr(broker, "_proc", None)
-    return getattr(proc, "pid", None)
-
-
-def _print(r: Result, baseline: Result) -> None:
-    ratio = r.p99_ms / baseline.p99_ms if baseline.p99_ms else float("nan")
-    print(
-        f"clients {r.clients:>5}: connected {r.connected} in {r.connect_s:.1f} s; "
-        f"received {r.received}/{r.expected}; delay p50 {r.p50_ms:.1f} ms, "
-        f"p99 {r.p99_ms:.1f} ms (x{ratio:.1f} the 1-client baseline), max {r.max_ms:.1f} ms; "
-        f"memory per connection: notifier {r.server_kib_per_conn:.1f} KiB, "
-        f"client {r.client_kib_per_conn:.1f} KiB",
-        flush=True,
-    )
-    cpu = r.cpu_ms_per_event
-    print("  CPU per event (ms, user+sys, over the events' span): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
-          + f"; others {cpu['machine'] - cpu['notifier'] - cpu['clients'] - cpu['broker']:.1f}",
-          flush=True)
-
-
-def _server_figures(url: str) -> str:
-    """Cumulative figures from the notifier's /metrics."""
-    import httpx
-
-    values: dict[str, float] = {}
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if line.startswith("stampede_notifier_") and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    count = values.get("stampede_notifier_fanout_seconds_count", 0)
-    total = values.get("stampede_notifier_fanout_seconds_sum", 0)
-    return (f"fan-outs {count:.0f}, mean fan-out {1000 * total / max(1, count):.2f} ms, "
-            f"messages sent {values.get('stampede_notifier_messages_sent_total', 0):.0f} "
-            f"(direct {values.get('stampede_notifier_direct_writes_total', 0):.0f}), "
-            f"slow clients dropped "
-            f"{values.get('stampede_notifier_slow_clients_dropped_total', 0):.0f}")
-
-
-def _summary(results: list[Result]) -> None:
-    at_target = [r for r in results if r.clients == TARGET_CLIENTS]
-    for r in at_target:
-        verdict = "met" if r.p99_ms <= TARGET_P99_MS and r.received == r.expected else "MISSED"
-        print(f"target: {TARGET_CLIENTS} clients, p99 <= {TARGET_P99_MS:.0f} ms: {verdict} "
-              f"(p99 {r.p99_ms:.1f} ms, mean {statistics.fmean([r.p50_ms, r.p99_ms]):.1f})")
 
 
 if __name__ == "__main__":

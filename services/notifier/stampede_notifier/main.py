@@ -50,17 +50,20 @@ def create_app(settings: NotifierSettings) -> FastAPI:
     dead_letters = KafkaDeadLetters(producer, settings.topics.dead_letters, service="notifier")
 
     def consumer(topic: TopicSpec, decode: Callable[[bytes | None], T],
-                 apply: Callable[..., None], from_beginning: bool) -> ConsumerLoop[T]:
+                 apply: Callable[..., None], from_beginning: bool,
+                 fetch_max_wait_ms: int) -> ConsumerLoop[T]:
         return ConsumerLoop(
             bootstrap_servers=settings.kafka_bootstrap_servers, topic=topic, decode=decode,
             handler=HubHandler(apply), dead_letters=dead_letters,
             group_id=None,  # broadcast: every notifier process reads every partition
             client_id=f"notifier-{settings.instance_id}", from_beginning=from_beginning,
-            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
 
-    events = consumer(settings.topics.events, decode_event, hub.apply, True)
-    queue = consumer(settings.topics.queue, decode_queue_update, hub.apply_queue, False)
+    events = consumer(settings.topics.events, decode_event, hub.apply, True,
+                      settings.consumer_fetch_max_wait_ms)
+    queue = consumer(settings.topics.queue, decode_queue_update, hub.apply_queue, False,
+                     settings.queue_fetch_max_wait_ms)
     metrics.held_clients.set_function(lambda: hub.rooms.held_count)
 
     @asynccontextmanager

@@ -29,6 +29,11 @@ class NotifierSettings(ServiceSettings):
     fan-out (100 ms: about 45 ms median; 10 ms: about 6 ms, for ~100 idle fetches a
     second)."""
 
+    queue_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1_000)
+    """The same for ``topics.queue``. Queue figures come a few times a second and may
+    wait a little: each fetch of an idle topic costs CPU (at 10 ms, two topics polled
+    take a third of a core of an idle notifier)."""
+
     # admission
     max_connections: int = Field(default=20_000, ge=1, le=1_000_000)
     max_connections_per_ip: int = Field(default=200, ge=1, le=1_000_000)

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,13 @@ import httpx
 import pytest
 from stampede_contracts import (
     DropCreated,
+    DropDeleted,
     DropSpec,
+    DropUpdated,
     Event,
     EventEnvelope,
     PurchaseConfirmed,
+    QueueUpdated,
     StockChanged,
     StockLevels,
     Topics,
@@ -55,6 +58,7 @@ class Drop:
     drop_id: uuid.UUID = field(default_factory=uuid.uuid4)
     seq: int = 0
     sent: list[EventEnvelope] = field(default_factory=list)
+    queue_clock: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def envelope(self, event: Event) -> EventEnvelope:
         self.seq += 1
@@ -75,6 +79,24 @@ class Drop:
 
     async def stock(self, available: int) -> None:
         await self.send(StockChanged(stock=levels(available, self.total)))
+
+    async def update(self, name: str) -> None:
+        spec = DropSpec(drop_id=self.drop_id, name=name, price_cents=100,
+                        total_stock=self.total)
+        available = self.total  # the tests that update a drop sell nothing first
+        await self.send(DropUpdated(drop=spec, stock=levels(available, self.total)))
+
+    async def delete(self) -> None:
+        await self.send(DropDeleted(drop_id=self.drop_id))
+
+    async def queue(self, serving: int, issued: int, sold_out: bool = False) -> QueueUpdated:
+        """The gateway's waiting-room figures for this drop, on topics.queue."""
+        self.queue_clock += timedelta(milliseconds=100)
+        update = QueueUpdated(drop_id=self.drop_id, serving=serving, issued=issued,
+                              waiting=max(0, issued - serving), sold_out=sold_out,
+                              admit_per_s=10.0, at=self.queue_clock)
+        await self.feed.producer.send(Outgoing(self.feed.topics.queue, self.drop_id, update))
+        return update
 
 
 @dataclass

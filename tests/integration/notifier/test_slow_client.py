@@ -1,4 +1,5 @@
-"""A client that never reads delays nobody, and is dropped with 4008."""
+"""A client that never reads delays nobody, and is dropped with 4008, while the others
+are served by the shared write (one payload per tick to every ready socket)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ async def test_slow_client_is_isolated_and_dropped(feed, notifier):
             while await metric(proc, "stampede_notifier_connections") > 0:
                 await asyncio.sleep(0.2)
         assert fast_s < 10  # the stalled client held nobody back
+        # the fast client was served by the shared write, not one message at a time
+        assert await metric(proc, "stampede_notifier_direct_writes_total") >= 30
         print(f"fast client: 12,000 messages in {fast_s:.1f} s; "
               f"slow one read {count}, close code {slow.close_code}")
     finally:
