@@ -28,9 +28,6 @@ from .settings import NotifierSettings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Descriptors per connection: its socket and the fan-out's duplicate of it.
-FDS_PER_CONNECTION = 2
-
 
 def build_hub(settings: NotifierSettings) -> Hub:
     return Hub(
@@ -105,9 +102,9 @@ def uvicorn_options(settings: NotifierSettings, hub: Hub) -> dict[str, Any]:
 
 
 def raise_open_files_limit(connections: int) -> None:
-    """Room for ``connections`` sockets (two descriptors each) plus the rest: the soft
-    limit up to what is needed, within the hard limit (warned when that is too low)."""
-    wanted = connections * FDS_PER_CONNECTION + 1024
+    """Room for ``connections`` sockets plus the rest: the soft limit up to what is
+    needed, within the hard limit (warned when that is too low)."""
+    wanted = connections + 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if target > soft:

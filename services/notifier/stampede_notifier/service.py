@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter, methodcaller
 from typing import Protocol
 from uuid import UUID
 
@@ -46,10 +47,16 @@ class CloseCode:
     TOO_MANY_FROM_IP = 4429  # the per-IP connection limit is reached
 
 
+class Transport(Protocol):
+    def is_closing(self) -> bool: ...
+
+
 class Connection(Keyed, Protocol):
-    """What the hub needs of a client (adapters/connection.py)."""
+    """What the hub needs of a client (adapters/connection.py). Its ``key`` is its
+    socket's descriptor, written by the shared fan-out."""
 
     ip: str
+    transport: Transport
     paused: bool
     """Its socket is backed up: what is sent waits in its transport."""
     seen: Seen | None
@@ -67,6 +74,9 @@ Since = int | Mapping[UUID, int] | None
 """Resume point: one seq for every subscribed drop, one per drop, or none (live only)."""
 
 Writer = Callable[[list[int], bytes], list[tuple[int, int]]]
+
+_TRANSPORT = attrgetter("transport")
+_IS_CLOSING = methodcaller("is_closing")
 
 
 class Hub:
@@ -165,6 +175,13 @@ class Hub:
         keys = room.keys()
         if not keys:
             return 0
+        # A transport closed on a read error has given its descriptor back before its
+        # connection_lost (next tick): its number may already be a new socket's. The
+        # check runs in C (map, attrgetter, methodcaller), like the write.
+        if True in map(_IS_CLOSING, map(_TRANSPORT, room.members())):
+            for gone in [c for c in room.members() if c.transport.is_closing()]:
+                self.rooms.leave(gone)
+            keys = room.keys()
         failed = self._write(keys, payload)
         for index, written in failed:
             conn = room.ready.get(keys[index])

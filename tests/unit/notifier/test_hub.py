@@ -14,12 +14,21 @@ from stampede_notifier.service import CloseCode, Hub
 from .helpers import created, deleted, envelope, purchase, queue_update, stock, updated
 
 
+class FakeTransport:
+    def __init__(self) -> None:
+        self.closing = False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
 class FakeConnection:
     """Implements the hub's Connection; ``full`` makes the shared write fail for it and
     ``send`` back up (as a transport that buffers)."""
 
     def __init__(self, net: FakeNet, capacity: int = 100, ip: str = "10.0.0.1") -> None:
         self.key = net.add(self)
+        self.transport = FakeTransport()
         self.ip = ip
         self.paused = False
         self.seen: dict[uuid.UUID, int] | None = None
@@ -198,6 +207,21 @@ async def test_a_full_socket_is_held_then_dropped_and_others_unaffected():
     assert slow.kicked is not None and slow.kicked[0] == CloseCode.SLOW_CONSUMER
     assert slow not in hub.rooms
     assert len(fine.messages()) == 1 + 2 * 8
+
+
+async def test_a_closed_transport_is_never_written_even_before_its_connection_hears():
+    net = FakeNet()
+    hub = make_hub(net)
+    drop = uuid.uuid4()
+    lost, fine = FakeConnection(net), FakeConnection(net)
+    for conn in (lost, fine):
+        hub.connect(conn, frozenset({drop}), None)
+    lost.transport.closing = True  # uvloop closed it on a read error; its number is free
+    hub.apply([envelope(drop, 1, created(drop))])
+    await tick()
+    assert lost.messages() == [] and lost not in hub.rooms
+    assert types(fine.messages()) == ["DROP_CREATED"]
+    assert net.writes == [(1, net.writes[0][1])]
 
 
 async def test_queue_figures_reach_watchers_and_every_resume_ends_with_them():

@@ -3,8 +3,8 @@
 uvicorn parses the HTTP request and, on ``Upgrade: websocket``, hands the connection
 to the class its ``ws`` option names: this one (``main.uvicorn_options``). Past the
 handshake (websockets' sans-I/O ``ServerProtocol``, then dropped) a connection is a
-few slots: its transport, a duplicate of its socket's descriptor for the fan-out's
-direct writes (``fanout.write_all``), its state. No task, no queue, no ASGI cycle
+few slots: its transport, its socket's descriptor for the fan-out's direct writes
+(``fanout.write_all``), its state. No task, no queue, no ASGI cycle
 per connection: that is what keeps a connection to a few KiB and a message to one
 ``write`` per socket.
 
@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,8 +99,8 @@ class State(Enum):
 
 class WebSocketConnection(asyncio.Protocol):
     __slots__ = ("_admitted", "_buffer", "_closer", "_connections", "_door", "_handshake",
-                 "_hub", "_limits", "_state", "_transport", "ip", "key", "paused",
-                 "pong_due", "seen", "waiting")
+                 "_hub", "_limits", "_state", "ip", "key", "paused", "pong_due",
+                 "seen", "transport", "waiting")
 
     def __init__(self, config: Any = None, server_state: Any = None, app_state: Any = None,
                  *, hub: Hub, door: Door, limits: Limits) -> None:
@@ -109,7 +108,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._door = door
         self._limits = limits
         self._connections: set[Any] = server_state.connections if server_state else set()
-        self._transport: Any = None
+        self.transport: Any = None
         self._handshake: ServerProtocol | None = ServerProtocol(
             max_size=limits.max_message_bytes, logger=handshake_log)
         self._buffer = bytearray()
@@ -129,7 +128,7 @@ class WebSocketConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
-        self._transport = transport
+        self.transport = transport
         peer = transport.get_extra_info("peername")
         self.ip = peer[0] if peer else "?"
         # 0/0: paused as soon as the transport buffers a byte, resumed once it is empty
@@ -185,9 +184,7 @@ class WebSocketConnection(asyncio.Protocol):
         if self._closer is not None:
             self._closer.cancel()
             self._closer = None
-        if self.key >= 0:
-            os.close(self.key)
-            self.key = -1
+        self.key = -1
         self._connections.discard(self)
 
     # -- for the hub (service.Connection) -----------------------------------------
@@ -198,7 +195,7 @@ class WebSocketConnection(asyncio.Protocol):
             self.waiting += count
             if self.waiting > self._limits.capacity:
                 return False
-        self._transport.write(payload)
+        self.transport.write(payload)
         return True
 
     def kick(self, code: int, reason: str) -> None:
@@ -206,7 +203,7 @@ class WebSocketConnection(asyncio.Protocol):
             return
         self._leave()
         self._state = State.CLOSING
-        self._transport.write(close_frame(code, reason))
+        self.transport.write(close_frame(code, reason))
         self._closer = asyncio.get_running_loop().call_later(
             self._limits.close_timeout_s, self._abort)
 
@@ -214,7 +211,7 @@ class WebSocketConnection(asyncio.Protocol):
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: clients reconnect elsewhere with since=."""
         if self._state is State.HANDSHAKE:
-            self._transport.close()
+            self.transport.close()
         self.kick(CloseCode.RESTARTING, "notifier restarting: reconnect with since=")
 
     def keepalive(self, now: float, timeout_s: float) -> None:
@@ -222,7 +219,7 @@ class WebSocketConnection(asyncio.Protocol):
             return
         if self.pong_due is None:
             self.pong_due = now
-            self._transport.write(PING_FRAME)
+            self.transport.write(PING_FRAME)
         elif now - self.pong_due >= timeout_s:
             self.kick(CloseCode.PING_TIMEOUT, "keepalive ping timeout")
 
@@ -235,7 +232,7 @@ class WebSocketConnection(asyncio.Protocol):
         requests = handshake.events_received()
         if not requests:
             if handshake.handshake_exc is not None:  # not an HTTP request at all
-                self._transport.close()
+                self.transport.close()
             return
         request = requests[0]
         assert isinstance(request, Request)  # a server receives requests
@@ -243,11 +240,11 @@ class WebSocketConnection(asyncio.Protocol):
         if response.status_code == 101 and urlsplit(request.path).path != PATH:
             response = handshake.reject(404, "Not Found\n")
         handshake.send_response(response)
-        self._transport.write(b"".join(handshake.data_to_send()))
+        self.transport.write(b"".join(handshake.data_to_send()))
         self._handshake = None
         if response.status_code != 101:
             self._state = State.CLOSED
-            self._transport.close()
+            self.transport.close()
             return
         # uvicorn gives the transport to this protocol (set_protocol) only when this
         # call returns: until then the transport's flow-control callbacks would reach
@@ -256,7 +253,7 @@ class WebSocketConnection(asyncio.Protocol):
                                              request.headers.get("Origin"))
 
     def _open(self, target: str, origin: str | None) -> None:
-        if self._state is not State.HANDSHAKE or self._transport.is_closing():
+        if self._state is not State.HANDSHAKE or self.transport.is_closing():
             return
         self._state = State.OPEN
         decision = self._door(target, origin, self.ip)
@@ -264,23 +261,23 @@ class WebSocketConnection(asyncio.Protocol):
             self.kick(decision.code, decision.reason)
             return
         self._admitted = True
-        self.key = os.dup(self._transport.get_extra_info("socket").fileno())
-        self.paused = self._transport.get_write_buffer_size() > 0
+        self.key = self.transport.get_extra_info("socket").fileno()
+        self.paused = self.transport.get_write_buffer_size() > 0
         self._hub.connect(self, decision.drops, decision.since)
         if self._buffer:
             self.data_received(b"")
 
     def _send_control(self, frame: bytes) -> None:
         if self._state is State.OPEN:
-            self._transport.write(frame)
+            self.transport.write(frame)
 
     def _peer_closed(self, code: int | None) -> None:
         if self._state is State.OPEN:
             self._leave()
-            self._transport.write(close_frame(code if code is not None and _echoable(code)
+            self.transport.write(close_frame(code if code is not None and _echoable(code)
                                               else 1000))
         self._state = State.CLOSED
-        self._transport.close()
+        self.transport.close()
 
     def _leave(self) -> None:
         """Out of every room, and the admission slot back: nothing is sent any more."""
@@ -292,7 +289,7 @@ class WebSocketConnection(asyncio.Protocol):
     def _abort(self) -> None:
         self._closer = None
         if self._state is not State.CLOSED:
-            self._transport.abort()
+            self.transport.abort()
 
 
 def _echoable(code: int) -> bool:

@@ -7,10 +7,9 @@ EAGAIN, or the connection broke) stops nothing: the loop resumes after it, and t
 caller gets the index and how much was written, to hand the rest to that socket's
 transport.
 
-The descriptors are the connections' own duplicates (``os.dup``), never the
-transport's: uvloop closes its descriptor before the connection's ``connection_lost``
-runs, and the kernel may give that number to a new socket meanwhile; a duplicate is
-closed only by its connection, after it has left every room.
+The caller makes sure every descriptor is still its connection's (``Hub._write_ready``
+checks the transports first): uvloop closes a descriptor on a read error before the
+connection hears of it, and the kernel may give the number to a new socket meanwhile.
 """
 
 from __future__ import annotations

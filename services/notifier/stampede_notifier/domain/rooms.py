@@ -26,12 +26,13 @@ C = TypeVar("C", bound=Keyed)
 
 
 class Room(Generic[C]):
-    __slots__ = ("_keys", "held", "ready")
+    __slots__ = ("_keys", "_members", "held", "ready")
 
     def __init__(self) -> None:
         self.ready: dict[int, C] = {}
         self.held: set[C] = set()
         self._keys: list[int] | None = None
+        self._members: list[C] | None = None
 
     def keys(self) -> list[int]:
         """The ready clients' keys, as a list kept between changes."""
@@ -39,17 +40,23 @@ class Room(Generic[C]):
             self._keys = list(self.ready)
         return self._keys
 
+    def members(self) -> list[C]:
+        """The ready clients, in the order of ``keys``, kept the same way."""
+        if self._members is None:
+            self._members = list(self.ready.values())
+        return self._members
+
     def add(self, client: C, held: bool) -> None:
         if held:
             self.held.add(client)
         else:
             self.ready[client.key] = client
-            self._keys = None
+            self._keys = self._members = None
 
     def remove(self, client: C) -> None:
         if self.ready.get(client.key) is client:
             del self.ready[client.key]
-            self._keys = None
+            self._keys = self._members = None
         self.held.discard(client)
 
     def __len__(self) -> int:
