@@ -107,3 +107,11 @@ def test_compose_postgres_has_a_volume_and_ports_are_published() -> None:
 def test_compose_inventory_replicas_within_partitions() -> None:
     replicas = compose()["services"]["inventory"]["deploy"]["replicas"]
     assert 1 <= replicas <= MAX_INVENTORY_REPLICAS
+
+
+def test_compose_notifier_replicas_each_get_a_host_port() -> None:
+    """``--scale notifier=N``: one host port per replica from a range (any replica
+    serves any client), since replicas cannot share one."""
+    [mapping] = compose()["services"]["notifier"]["ports"]
+    host, _, container = mapping.rpartition(":")
+    assert container == "8001" and "-" in host

@@ -320,3 +320,12 @@ def test_kubectl_kustomize_renders(target: str, tmp_path: Path) -> None:
         assert refs == [config["metadata"]["name"]]  # the generated (hashed) name
         image = pod["containers"][0]["image"]
         assert "/" in image and ":" in image, image
+
+
+def test_notifier_scales_with_no_affinity() -> None:
+    """Every notifier replica reads every event and numbers messages alike (clients
+    resume by seq on any replica), so it runs several, with no session affinity."""
+    assert deployments()["notifier"]["spec"]["replicas"] >= 2
+    service = of_kind(base_docs(), "Service")["notifier"]
+    assert service["spec"].get("sessionAffinity", "None") == "None"
+    assert "resumes by seq" in (BASE / "notifier.yaml").read_text()
