@@ -75,3 +75,23 @@ async def test_door_checks_answer_with_close_codes(feed, notifier):
         await again.send("ping")
         assert await again.recv() == "pong"
     assert await metric(proc, "stampede_notifier_connections_rejected_total") >= 1
+
+
+async def test_a_peer_that_never_answers_pings_is_closed_with_1011(feed, notifier):
+    proc = await notifier(WS_PING_INTERVAL_S="0.3", WS_PING_TIMEOUT_S="0.3",
+                          SLOW_CLOSE_TIMEOUT_S="1")
+    reader, writer = await asyncio.open_connection("127.0.0.1", proc.port)
+    writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    async with asyncio.timeout(10):
+        rest = await reader.read()  # until the server ends the connection
+    writer.close()
+    ping, close = rest[:2 + rest[1]], rest[2 + rest[1]:]
+    assert ping[0] == 0x89  # the keepalive ping, never answered
+    assert close[0] == 0x88 and int.from_bytes(close[2:4]) == 1011
+    async with asyncio.timeout(5):
+        while await metric(proc, "stampede_notifier_connections") > 0:
+            await asyncio.sleep(0.1)
