@@ -34,13 +34,15 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
-from ._procs import CpuSampler, children_cpu_s
+from ._procs import CpuSampler, children_cpu_s, machine_busy_s, own_cpu_s
 
 Mode = Literal["get", "reserve", "purchase"]
 PERCENTILES = ("50", "99", "99.9")
@@ -357,12 +359,15 @@ def measured(name: str, load: Load, sampler: CpuSampler | None = None, *,
     """:func:`run_wrk`, with the CPU seconds every party of ``sampler`` spent meanwhile
     (``extra["cpu_s"]``); with ``drain_idle``, the work the load left queued is waited
     for and charged too (``extra["drain_s"]``)."""
-    before = sampler.sample() if sampler else {}
+    before, busy, mine = sampler.sample() if sampler else {}, machine_busy_s(), own_cpu_s()
     result = run_wrk(name, load, wrk_bin=wrk_bin)
     if sampler is not None:
         if drain_idle is not None:
             result.extra["drain_s"] = sampler.drain(drain_idle)
         result.extra["cpu_s"] = sampler.delta(before, sampler.sample())
+    # what else ran on the machine meanwhile: other engineers' work disturbs the figures
+    ours = sum(result.extra.get("cpu_s", {}).values()) + result.wrk_cpu_s + own_cpu_s() - mine
+    result.extra["others_s"] = max(0.0, machine_busy_s() - busy - ours)
     return result
 
 
@@ -370,7 +375,9 @@ def cpu_line(result: WrkResult) -> str:
     """Each party's CPU use during the run, in cores (1.00 = one core all the time)."""
     seconds = result.seconds + result.extra.get("drain_s", 0.0)
     parts = [f"{name} {cpu / seconds:.2f}" for name, cpu in result.extra.get("cpu_s", {}).items()]
-    return "  cpu (cores): " + ", ".join([*parts, f"wrk {result.wrk_cores:.2f}"])
+    others = result.extra.get("others_s", 0.0) / seconds
+    return "  cpu (cores): " + ", ".join(
+        [*parts, f"wrk {result.wrk_cores:.2f}", f"not ours {others:.2f}"])
 
 
 # -- tools, the stack, drops ------------------------------------------------------------
@@ -424,13 +431,14 @@ def start_stack(state_dir: Path, *, gateway_workers: int, notifier_workers: int,
     return stack
 
 
-def admin_client(base_url: str) -> httpx.Client:
+@contextmanager
+def admin_client(base_url: str) -> Iterator[httpx.Client]:
     """An httpx client logged in as the stack's admin (admin / admin under make up)."""
-    client = httpx.Client(base_url=base_url, timeout=30)
-    login = client.post("/api/auth/login", json={"username": "admin", "password": "admin"})
-    login.raise_for_status()
-    client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-    return client
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        login = client.post("/api/auth/login", json={"username": "admin", "password": "admin"})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield client
 
 
 def new_drop(admin: httpx.Client, stock: int, *, admit_per_s: float = 1_000_000,

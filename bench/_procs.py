@@ -161,13 +161,13 @@ class CpuSampler:
         time.sleep(seconds)
         return {k: v / seconds for k, v in self.delta(before, self.sample()).items()}
 
-    def drain(self, idle: Mapping[str, float], *, quiet_cores: float = 0.05,
-              step_s: float = 0.25, max_s: float = 5.0) -> float:
+    def drain(self, idle: Mapping[str, float], *, step_s: float = 0.5,
+              max_s: float = 5.0) -> float:
         """After the load stops, wait (at most ``max_s``) until the parties' CPU use is
-        back within ``quiet_cores`` of their idle rate, so work queued behind the load
-        (events still flowing downstream) is charged to the phase that caused it.
-        Returns the seconds waited."""
-        threshold = sum(idle.values()) + quiet_cores
+        back near their idle rate (within 25 % + 0.05 core: idle use itself varies that
+        much), so work queued behind the load (events still flowing downstream) is
+        charged to the phase that caused it. Returns the seconds waited."""
+        threshold = 1.25 * sum(idle.values()) + 0.05
         start = time.monotonic()
         last = self.sample()
         while time.monotonic() - start < max_s:
@@ -182,6 +182,12 @@ class CpuSampler:
 def children_cpu_s() -> float:
     """User + system seconds of the bench's reaped children (wrk, once waited for)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def own_cpu_s() -> float:
+    """User + system seconds of the bench process itself (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 

@@ -1,0 +1,248 @@
+"""The front door under a sold-out storm (issue 8): Stampede with 1 and 2 gateway
+processes, its own ``/healthz``, a Redis + Lua and a PostgreSQL ``SELECT ... FOR UPDATE``
+baseline, and the load generator's own ceiling, in one run.
+
+``flock /tmp/stampede-bench.lock .venv/bin/python -m bench.front_door [--seconds 10]
+[--connections 32] [--threads 1] [--stock 100] [--phases ceiling,stampede1,stampede2,redis,pg]``
+
+The generator is Debian's ``wrk`` (installed with apt-get when missing and run as root)
+with a generated Lua script (``bench._load``): every request is a new buyer
+(``X-User-Id: <uuid>``, the stack runs in DEV_MODE) with a new ``Idempotency-Key``,
+``POST /api/drops/{id}/reserve {"quantity":1}`` on a drop of ``--stock`` pairs, so after
+the first moments it is a sold-out storm the gateway answers from its view of the drop
+(``409 OUT_OF_STOCK``); ``response()`` counts the answers by status and problem code.
+
+Phases, one system at a time, each ``--seconds`` long, closed loop over ``--connections``
+kept-alive connections (``--threads`` wrk threads) unless said otherwise:
+
+1. ``ceiling``: the generator against a fixed answer (``bench.baselines.trivial``), with
+   and without counting in Lua: what wrk itself can do on this machine;
+2. ``stampede1`` / ``stampede2``: the whole system as ``make up`` starts it (durable
+   PostgreSQL, 2 notifier processes) with 1, then 2 gateway processes sharing one port
+   (SO_REUSEPORT), per-client rate limits out of the way, a fresh drop per storm whose
+   waiting room admits everyone: the storm; ``GET /healthz`` of the same processes (the
+   ceiling of that server); then an open-loop storm at ``--fraction`` (80 %) of the
+   storm's saturating rate, on a fresh drop (latency from each request's intended send
+   time, one wrk thread per connection pacing itself through ``delay()``), preceded by the
+   same open-loop client against the fixed answer at the same rate, to show the client
+   keeps that pace with room to spare. After each storm the drop's ``/status`` must show
+   exactly ``--stock`` pairs taken, and as many ``201`` answers: never more;
+3. ``redis``: ``bench.baselines.redis_lua`` over Debian's ``redis-server`` (started on a
+   free loopback port, AOF fsynced every second), same requests;
+4. ``pg``: ``bench.baselines.pg_for_update`` over a PostgreSQL of its own, durable as the
+   stack's, same requests.
+
+Prints each phase as it ends (answers/s, p50/p99/p99.9 in ms, wrk's own CPU in cores,
+the answers; the CPU of every process of the system in cores), then the table and the
+ratios with issue 8's targets: storm / same server's ``/healthz`` >= 0.60, storm / Redis +
+Lua >= 1.5, storm / PG FOR UPDATE, p99 <= 50 ms at 80 % of the saturating storm rate.
+
+Bounded (each phase ``--seconds``, 1..60; the whole run a few minutes), 127.0.0.1 only,
+stops by itself; every process it started is stopped on any exit (Ctrl-C, SIGTERM,
+error). ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` name a real broker / database as
+for ``make up``. The machine's two cores are shared by the generator and what it
+measures: the ratios, measured in the same run, are the figures to watch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from ._load import (
+    RESULT_HEADER,
+    Load,
+    WrkResult,
+    admin_client,
+    cpu_line,
+    ensure_tool,
+    exit_on_sigterm,
+    measured,
+    new_drop,
+    result_row,
+    start_stack,
+    taken,
+)
+from ._procs import CpuSampler, own_children, stack_parties
+from .baselines import BASELINES, baseline, service
+
+PHASES = ("ceiling", "stampede1", "stampede2", "redis", "pg")
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+class Run:
+    """The run's settings and what it measured so far (printed as each phase ends)."""
+
+    def __init__(self, args: argparse.Namespace, wrk_bin: str, tmp: Path) -> None:
+        self.args = args
+        self.wrk = wrk_bin
+        self.tmp = tmp
+        self.results: dict[str, WrkResult] = {}
+        self.sold: dict[str, str] = {}
+
+    def load(self, port: int, mode: Any = "reserve", **kw: Any) -> Load:
+        a = self.args
+        kw.setdefault("threads", a.threads)
+        if mode != "get":
+            kw.setdefault("drop_id", str(uuid.uuid4()))
+        return Load(port=port, mode=mode, connections=a.connections, seconds=a.seconds, **kw)
+
+    def phase(self, key: str, name: str, load: Load, sampler: CpuSampler | None) -> WrkResult:
+        result = measured(name, load, sampler, wrk_bin=self.wrk)
+        self.results[key] = result
+        print(result_row(result), flush=True)
+        if sampler is not None:
+            print(cpu_line(result), flush=True)
+        if "stderr" in result.extra:
+            print(f"  wrk said: {result.extra['stderr']}", flush=True)
+        return result
+
+
+def fixed_answer() -> CpuSampler:
+    """The fixed answer's server: is it, or wrk, the limit of a ceiling phase?"""
+    return CpuSampler({k: v for k, v in own_children().items() if k == "trivial"})
+
+
+def ceiling(run: Run, trivial_port: int) -> None:
+    run.phase("ceiling_raw", "generator, no Lua response()",
+              run.load(trivial_port, count=False), fixed_answer())
+    run.phase("ceiling", "generator, counting in Lua", run.load(trivial_port), fixed_answer())
+
+
+def stampede(run: Run, workers: int, trivial_port: int | None) -> None:
+    a = run.args
+    tag = f"stampede{workers}"
+    stack = start_stack(run.tmp / tag, gateway_workers=workers, notifier_workers=2)
+    try:
+        port = stack.gateway_port
+        sampler = CpuSampler(stack_parties(stack))
+        with admin_client(stack.gateway_url) as admin:
+            def storm(key: str, name: str, **kw: Any) -> WrkResult:
+                drop = new_drop(admin, a.stock)
+                result = run.phase(key, name, run.load(port, drop_id=drop, **kw), sampler)
+                status = taken(admin, drop)
+                holds = status["total_stock"] - status["available"]
+                ok = holds == a.stock == result.count("reserve 201")
+                run.sold[key] = (
+                    f"{'ok' if ok else 'WRONG'}: {holds} of {a.stock} taken "
+                    f"(held {status['held']}, sold {status['sold']}), "
+                    f"{result.count('reserve 201')} answered 201")
+                print(f"  {run.sold[key]}", flush=True)
+                return result
+
+            saturated = storm(tag, f"{workers} gw: storm")
+            run.phase(f"{tag}_healthz", f"{workers} gw: /healthz",
+                      run.load(port, "get", path="/healthz"), sampler)
+            rate = round(a.fraction * saturated.per_s)
+            if rate >= 1:
+                paced = {"rate": rate, "threads": a.connections}
+                if trivial_port is not None:
+                    run.phase(f"{tag}_paced_client", f"generator paced {rate}/s",
+                              run.load(trivial_port, **paced), fixed_answer())
+                storm(f"{tag}_paced", f"{workers} gw: storm {a.fraction:.0%} paced", **paced)
+    finally:
+        stack.stop()
+
+
+def baseline_parties() -> CpuSampler:
+    """The baseline's processes (its server and its store), not the idle fixed answer."""
+    return CpuSampler({k: v for k, v in own_children().items() if k != "trivial"})
+
+
+def compare(run: Run, name: str) -> None:
+    """The storm against one baseline (``redis`` or ``pg``)."""
+    drop = str(uuid.uuid4())
+    with baseline(name, run.tmp, drop, run.args.stock) as base:
+        result = run.phase(name, f"{BASELINES[name]}: storm",
+                           run.load(port_of(base), drop_id=drop), baseline_parties())
+    run.sold[name] = f"{result.count('reserve 201')} answered 201 of {run.args.stock}"
+
+
+def ratio(run: Run, label: str, top: str, bottom: str, target: float | None = None) -> None:
+    r = run.results
+    if top not in r or bottom not in r or not r[bottom].per_s:
+        return
+    value = r[top].per_s / r[bottom].per_s
+    verdict = ""
+    if target is not None:
+        verdict = f"  (target >= {target:g}: {'met' if value >= target else 'NOT met'})"
+    print(f"{label:<44} {value:>6.2f}{verdict}")
+
+
+def report(run: Run) -> None:
+    a, r = run.args, run.results
+    print(f"\n== front door, {a.seconds:g} s per phase, {a.connections} connections, "
+          f"{a.threads} wrk thread(s) (paced: one per connection), drop of {a.stock} ==")
+    print(RESULT_HEADER)
+    for result in r.values():
+        print(result_row(result))
+    print()
+    for workers in (1, 2):
+        tag = f"stampede{workers}"
+        ratio(run, f"storm / /healthz, {workers} gateway process(es)", tag, f"{tag}_healthz", 0.6)
+        ratio(run, f"storm / Redis+Lua, {workers} gateway process(es)", tag, "redis", 1.5)
+        ratio(run, f"storm / PG FOR UPDATE, {workers} gateway process(es)", tag, "pg")
+        if f"{tag}_paced" in r:
+            p99 = r[f"{tag}_paced"].latency_ms["99"]
+            print(f"{'p99 at ' + f'{a.fraction:.0%} of the storm rate, {workers} gw':<44} "
+                  f"{p99:>6.1f} ms  (target <= 50 ms: {'met' if p99 <= 50 else 'NOT met'})")
+    ratio(run, "storm 2 gw / storm 1 gw", "stampede2", "stampede1")
+    storms = [v.per_s for k, v in r.items() if k in ("stampede1", "stampede2", "redis", "pg")]
+    if "ceiling" in r and storms:
+        print(f"{'generator ceiling (counting) / fastest storm':<44} "
+              f"{r['ceiling'].per_s / max(storms):>6.2f}  (wrk's own CPU is in the 'wrk' column)")
+    for key, text in run.sold.items():
+        print(f"taken, {key:<36} {text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (closed loop)")
+    parser.add_argument("--stock", type=int, default=100, help="pairs in each storm's drop")
+    parser.add_argument("--fraction", type=float, default=0.8,
+                        help="open-loop rate as a fraction of the saturating storm rate")
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help=f"comma-separated subset of {','.join(PHASES)}")
+    args = parser.parse_args()
+    phases = [p for p in args.phases.split(",") if p]
+    if unknown := set(phases) - set(PHASES):
+        parser.error(f"unknown phases {sorted(unknown)}; choose from {PHASES}")
+    if not 1 <= args.seconds <= 60 or not 1 <= args.connections <= 512:
+        parser.error("--seconds 1..60, --connections 1..512 (bounded by design)")
+    if not 1 <= args.threads <= args.connections or not 0 < args.fraction <= 1:
+        parser.error("--threads 1..connections, --fraction in (0, 1]")
+    if not 1 <= args.stock <= 1_000_000:
+        parser.error("--stock 1..1000000")
+    exit_on_sigterm()
+    wrk_bin = ensure_tool("wrk", "wrk")
+    print(f"front door: phases {','.join(phases)}; {args.seconds:g} s each, "
+          f"{args.connections} connections, {args.threads} wrk thread(s), drop of "
+          f"{args.stock}; open loop at {args.fraction:.0%} of the storm rate", flush=True)
+    print(RESULT_HEADER, flush=True)
+    with ExitStack() as cleanup:
+        tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="stampede-bench-")))
+        run = Run(args, wrk_bin, tmp)
+        trivial = port_of(cleanup.enter_context(service("trivial", tmp / "logs")))
+        try:
+            for phase in phases:
+                if phase == "ceiling":
+                    ceiling(run, trivial)
+                elif phase.startswith("stampede"):
+                    stampede(run, int(phase[-1]), trivial)
+                else:
+                    compare(run, phase)
+        finally:
+            report(run)
+
+
+if __name__ == "__main__":
+    main()
