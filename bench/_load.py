@@ -172,7 +172,8 @@ end
 _DELAY = """\
 function delay()  -- wrk asks before every request of this thread's one connection
   if not next_due then next_due = now_us() + (tid - 1) * 1e6 / RATE end
-  local wait_ms = (next_due - now_us()) / 1000
+  -- wrk's timers count whole milliseconds: round up, never send before the due time
+  local wait_ms = math.ceil((next_due - now_us()) / 1000)
   return wait_ms > 0 and wait_ms or 0
 end
 """
@@ -400,6 +401,21 @@ def ensure_tool(binary: str, package: str) -> str:
     raise SystemExit(f"{binary} still missing after `apt-get install -y {package}`")
 
 
+def code_version() -> str:
+    """The commit measured, and whether the tree had uncommitted changes (as it does while
+    the code is being rewritten)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "services", "libs")
+    return head + (" + uncommitted changes in services/ or libs/" if dirty else "")
+
+
 def exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so every ``finally`` stops what it started."""
     def handler(signum: int, frame: object) -> None:
@@ -492,13 +508,21 @@ def fmt_ms(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def result_row(r: WrkResult, rate: float | None = None) -> str:
-    """``name  answers/s  p50  p99  p99.9  wrk-cores  statuses`` (ms)."""
+def others_cores(r: WrkResult) -> float:
+    """Cores the machine spent on work not ours during the run (other engineers')."""
+    return r.extra.get("others_s", 0.0) / (r.seconds + r.extra.get("drain_s", 0.0) or 1)
+
+
+def result_row(r: WrkResult) -> str:
+    """``name  answers/s  p50  p99  p99.9  wrk-cores  others-cores  statuses`` (ms)."""
     lat = r.latency_ms
-    return (f"{r.name:<28} {rate if rate is not None else r.per_s:>9,.0f} "
-            f"{fmt_ms(lat['50']):>7} {fmt_ms(lat['99']):>7} {fmt_ms(lat['99.9']):>7} "
-            f"{r.wrk_cores:>5.2f}  {r.statuses_text()}")
+    return (f"{r.name:<28} {r.per_s:>9,.0f} {fmt_ms(lat['50']):>7} {fmt_ms(lat['99']):>7} "
+            f"{fmt_ms(lat['99.9']):>7} {r.wrk_cores:>5.2f} {others_cores(r):>6.2f}  "
+            f"{r.statuses_text()}")
 
 
 RESULT_HEADER = (f"{'phase':<28} {'per s':>9} {'p50':>7} {'p99':>7} {'p99.9':>7} "
-                 f"{'wrk':>5}  answers (kind:status:code=count)")
+                 f"{'wrk':>5} {'others':>6}  answers (kind:status:code=count)")
+LEGEND = ("per s: answers a second; p50/p99/p99.9: latency in ms; wrk: the generator's CPU "
+          "in cores; others: cores the machine spent meanwhile on work not this bench's "
+          "(other engineers'; above ~0.2 the figures are disturbed)")

@@ -46,6 +46,7 @@ it started is stopped on any exit (Ctrl-C, SIGTERM, error).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -53,15 +54,18 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from ._load import (
+    LEGEND,
     Load,
     WrkResult,
     admin_client,
+    code_version,
     cpu_line,
     ensure_tool,
     exit_on_sigterm,
     fmt_ms,
     measured,
     new_drop,
+    others_cores,
     start_stack,
 )
 from ._procs import CpuSampler, own_children, py_spy, stack_parties, top_self_frames
@@ -70,7 +74,7 @@ from .baselines import baseline
 PHASES = ("reserve", "purchase", "redis", "pg")
 PY_SPY = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
 HEADER = (f"{'phase':<20} {'ok/s':>8} {'p50':>7} {'p99':>7} {'p99.9':>7} {'wrk':>5} "
-          f"{'cpu ms/ok':>9}  answers (kind:status:code=count)")
+          f"{'others':>6} {'cpu ms/ok':>9}  answers (kind:status:code=count)")
 
 
 def accepted(result: WrkResult) -> int:
@@ -97,7 +101,7 @@ def row(result: WrkResult) -> str:
     total = f"{sum(per.values()):.2f}" if per else "-"
     return (f"{result.name:<20} {accepted(result) / result.seconds:>8,.0f} {fmt_ms(lat['50']):>7} "
             f"{fmt_ms(lat['99']):>7} {fmt_ms(lat['99.9']):>7} {result.wrk_cores:>5.2f} "
-            f"{total:>9}  {result.statuses_text()}")
+            f"{others_cores(result):>6.2f} {total:>9}  {result.statuses_text()}")
 
 
 class Run:
@@ -200,6 +204,8 @@ def report(run: Run) -> None:
     print(HEADER)
     for result in results:
         print(row(result))
+    print(LEGEND.replace("per s: answers", "ok/s: accepted holds (purchases)") +
+          "; cpu ms/ok: CPU of the whole system per accepted hold (purchase)")
     ours = [r for r in results if r.extra["system"] == "stampede"]
     if ours:
         cpu_table(ours, run.idle)
@@ -234,7 +240,9 @@ def report(run: Run) -> None:
         except OSError:
             print(f"\nprofile of {name}: none (py-spy wrote nothing)")
             continue
-        print(f"\nprofile of {name}: {total} samples (active), top self time")
+        print(f"\nprofile of {name}: {total} samples (active), top self time (C code, e.g. "
+              "uvloop's loop and its socket I/O, is charged to the Python frame that called "
+              "it: Runner.run is time inside uvloop)")
         for frame, count in top:
             print(f"  {100 * count / max(total, 1):5.1f}%  {frame}")
 
@@ -281,6 +289,7 @@ def main() -> None:
           f"{args.seconds:g} s each; drops of {args.stock:,}; {args.gateway_workers} gateway, "
           f"{args.notifier_workers} notifier, {args.inventory} inventory process(es)"
           f"{'; profiling' if args.profile else ''}", flush=True)
+    print(f"code: {code_version()}; wrk: {wrk_bin}; {os.cpu_count()} cores", flush=True)
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="stampede-bench-") as tmp:
         run = Run(args, wrk_bin, Path(tmp))

@@ -47,6 +47,7 @@ measures: the ratios, measured in the same run, are the figures to watch.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import uuid
 from contextlib import ExitStack
@@ -54,10 +55,12 @@ from pathlib import Path
 from typing import Any
 
 from ._load import (
+    LEGEND,
     RESULT_HEADER,
     Load,
     WrkResult,
     admin_client,
+    code_version,
     cpu_line,
     ensure_tool,
     exit_on_sigterm,
@@ -183,7 +186,7 @@ def report(run: Run) -> None:
     print(RESULT_HEADER)
     for result in r.values():
         print(result_row(result))
-    print()
+    print(LEGEND + "\n")
     for workers in (1, 2):
         tag = f"stampede{workers}"
         ratio(run, f"storm / /healthz, {workers} gateway process(es)", tag, f"{tag}_healthz", 0.6)
@@ -198,6 +201,10 @@ def report(run: Run) -> None:
     if "ceiling" in r and storms:
         print(f"{'generator ceiling (counting) / fastest storm':<44} "
               f"{r['ceiling'].per_s / max(storms):>6.2f}  (wrk's own CPU is in the 'wrk' column)")
+    for key in ("ceiling_raw", "ceiling"):
+        if key in r and r[key].requests:
+            print(f"{'wrk CPU per answer, ' + r[key].name:<44} "
+                  f"{1e6 * r[key].wrk_cpu_s / r[key].requests:>6.1f} us")
     for key, text in run.sold.items():
         print(f"taken, {key:<36} {text}")
 
@@ -227,6 +234,7 @@ def main() -> None:
     print(f"front door: phases {','.join(phases)}; {args.seconds:g} s each, "
           f"{args.connections} connections, {args.threads} wrk thread(s), drop of "
           f"{args.stock}; open loop at {args.fraction:.0%} of the storm rate", flush=True)
+    print(f"code: {code_version()}; wrk: {wrk_bin}; {os.cpu_count()} cores", flush=True)
     print(RESULT_HEADER, flush=True)
     with ExitStack() as cleanup:
         tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="stampede-bench-")))
