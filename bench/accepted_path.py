@@ -69,7 +69,7 @@ from ._load import (
     start_stack,
 )
 from ._procs import CpuSampler, own_children, py_spy, stack_parties, top_self_frames
-from .baselines import baseline
+from .baselines import Unavailable, baseline
 
 PHASES = ("reserve", "purchase", "redis", "pg")
 PY_SPY = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
@@ -298,7 +298,10 @@ def main() -> None:
                 stampede(run)
             for name in ("redis", "pg"):
                 if name in args.phases:
-                    compare(run, name)
+                    try:
+                        compare(run, name)
+                    except Unavailable as exc:
+                        print(f"{name}: skipped: {exc}", flush=True)
         finally:
             report(run)
 

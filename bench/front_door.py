@@ -71,7 +71,7 @@ from ._load import (
     taken,
 )
 from ._procs import CpuSampler, own_children, stack_parties
-from .baselines import BASELINES, baseline, service
+from .baselines import BASELINES, Unavailable, baseline, service
 
 PHASES = ("ceiling", "stampede1", "stampede2", "redis", "pg")
 
@@ -202,9 +202,10 @@ def report(run: Run) -> None:
         print(f"{'generator ceiling (counting) / fastest storm':<44} "
               f"{r['ceiling'].per_s / max(storms):>6.2f}  (wrk's own CPU is in the 'wrk' column)")
     for key in ("ceiling_raw", "ceiling"):
-        if key in r and r[key].requests:
-            print(f"{'wrk CPU per answer, ' + r[key].name:<44} "
-                  f"{1e6 * r[key].wrk_cpu_s / r[key].requests:>6.1f} us")
+        if key in r and r[key].requests and r[key].wrk_cpu_s:
+            us = 1e6 * r[key].wrk_cpu_s / r[key].requests
+            print(f"{'wrk CPU per answer, ' + r[key].name:<44} {us:>6.1f} us: one wrk thread "
+                  f"could drive ~{1e6 / us:,.0f}/s on a core of its own")
     for key, text in run.sold.items():
         print(f"taken, {key:<36} {text}")
 
@@ -247,7 +248,10 @@ def main() -> None:
                 elif phase.startswith("stampede"):
                     stampede(run, int(phase[-1]), trivial)
                 else:
-                    compare(run, phase)
+                    try:
+                        compare(run, phase)
+                    except Unavailable as exc:
+                        print(f"{phase}: skipped: {exc}", flush=True)
         finally:
             report(run)
 

@@ -17,6 +17,7 @@ on any exit.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -92,10 +93,24 @@ def postgres(data_dir: Path) -> Iterator[str]:
 BASELINES = {"redis": "redis+lua", "pg": "pg for update"}
 
 
+class Unavailable(RuntimeError):
+    """A baseline cannot run here (a package is missing); the bench goes on without it."""
+
+
+def check(name: str) -> None:
+    """Raise :class:`Unavailable`, saying what to install, if ``name`` cannot run."""
+    if name == "redis" and importlib.util.find_spec("redis") is None:
+        raise Unavailable(
+            "the Redis baseline needs the Python package `redis` in .venv: it belongs to the "
+            "dev dependency group (`.tools/bin/uv add --dev redis`); for one run, "
+            "`.tools/bin/uv pip install redis` (a later `make install` removes it)")
+
+
 @contextmanager
 def baseline(name: str, work_dir: Path, drop_id: str, stock: int) -> Iterator[str]:
     """The ``redis`` or ``pg`` baseline with its store, a drop of ``stock`` seeded; yields
     the service's base URL."""
+    check(name)
     logs = work_dir / "logs"
     if name == "redis":
         with redis_server(work_dir / "redis") as url, service(
