@@ -12,6 +12,8 @@ Unit tests (tests/unit) never touch these fixtures.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,8 +43,11 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         broker = EmbeddedBroker(free_port(), root / "tansu.log")
         broker.start()
         kafka = broker.bootstrap_servers
+    # outside pytest's temporary tree: the server runs as another user (when we are root)
+    # and pytest resets that tree's permissions whenever another session starts
+    pg_root = Path(tempfile.mkdtemp(prefix="stampede-pg-"))
     if not database:
-        postgres = EmbeddedPostgres(root / "pgdata", free_port(), durable=False)
+        postgres = EmbeddedPostgres(pg_root / "pgdata", free_port(), durable=False)
         postgres.start()
         database = postgres.url("postgres")
     try:
@@ -52,6 +57,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             broker.stop()
         if postgres is not None:
             postgres.stop()
+        shutil.rmtree(pg_root, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -83,16 +89,19 @@ def make_stack(
     infra: Infra, fresh_database: Callable[[], str], tmp_path: Path
 ) -> Iterator[Callable[..., Stack]]:
     """Start the whole system (as ``make up`` does) on the shared infra; stopped after
-    the test. Keyword arguments: ``inventory_instances`` and extra environment."""
+    the test. Keyword arguments: ``inventory_instances``, ``gateway_workers``,
+    ``notifier_workers`` and extra environment."""
     stacks: list[Stack] = []
 
-    def make(*, inventory_instances: int = 1, start: bool = True, **env: str) -> Stack:
+    def make(*, inventory_instances: int = 1, gateway_workers: int = 1,
+             notifier_workers: int = 1, start: bool = True, **env: str) -> Stack:
         stack = Stack.for_tests(
             tmp_path / f"stack{len(stacks)}",
             kafka=infra.kafka_bootstrap_servers,
             database_url=fresh_database(),
             topic_namespace=f"t{uuid.uuid4().hex[:10]}",
             inventory_instances=inventory_instances,
+            gateway_workers=gateway_workers, notifier_workers=notifier_workers,
             **env,
         )
         stacks.append(stack)

@@ -24,7 +24,9 @@ def up() -> int:
     print(f"""
 Stampede is up.
   API            {stack.gateway_url}            (docs: {stack.gateway_url}/docs)
+                 {stack.gateway_workers} gateway process(es) on the port (GATEWAY_WORKERS)
   WebSocket      {stack.notifier_ws_url}
+                 {stack.notifier_workers} notifier process(es) on the port (NOTIFIER_WORKERS)
   orders (int.)  http://127.0.0.1:{stack.orders_port}
   broker         {stack.kafka_bootstrap_servers}
   database       {stack.database_url}

@@ -36,6 +36,7 @@ class ServiceProcess:
         self.module = module
         self.port = port
         self.env = dict(env)
+        self.instance_id = self.env.get("INSTANCE_ID")  # None: any process on its port
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -53,24 +54,7 @@ class ServiceProcess:
             )
 
     def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.proc.returncode}; log:\n{self.tail()}"
-                )
-            try:
-                r = httpx.get(f"{self.url}/readyz", timeout=1)
-                if r.status_code == 200:
-                    return
-                last = r.text
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.1)
-        raise TimeoutError(
-            f"{self.name} not ready in {timeout_s:.0f}s ({last}); log:\n{self.tail()}"
-        )
+        wait_ready([self], timeout_s)
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -91,3 +75,47 @@ class ServiceProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def _ready_instance(url: str) -> tuple[str | None, str]:
+    """Ask ``/readyz`` on a new connection: (the instance that said ready, what it said)."""
+    try:
+        r = httpx.get(f"{url}/readyz", timeout=1)
+    except httpx.HTTPError as exc:
+        return None, repr(exc)
+    if r.status_code != 200:
+        return None, r.text
+    try:
+        return str(r.json().get("instance") or ""), r.text
+    except ValueError:
+        return "", r.text
+
+
+def wait_ready(procs: list[ServiceProcess], timeout_s: float = 60) -> None:
+    """Until every process of ``procs`` answered ``/readyz`` with 200. Processes sharing a
+    port (SO_REUSEPORT) are told apart by the ``instance`` they name: each poll is a new
+    connection, which the kernel gives to any of them, so polling goes on until each
+    instance has answered (a process given no instance id, or a service that names none,
+    is ready when any process on its port is)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = {p.instance_id or p.name: p for p in procs}
+    last = "no answer"
+    while waiting and time.monotonic() < deadline:
+        for proc in list(waiting.values()):
+            if proc.proc is not None and proc.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{proc.name} exited with {proc.proc.returncode}; log:\n{proc.tail()}"
+                )
+        for url in sorted({p.url for p in waiting.values()}):
+            instance, last = _ready_instance(url)
+            if instance is None:
+                continue
+            waiting.pop(instance, None)
+            waiting = {i: p for i, p in waiting.items()
+                       if p.url != url or (instance and p.instance_id)}
+        if waiting:
+            time.sleep(0.05)
+    if waiting:
+        names = ", ".join(p.name for p in waiting.values())
+        tails = "\n".join(f"--- {p.name}\n{p.tail()}" for p in waiting.values())
+        raise TimeoutError(f"{names} not ready in {timeout_s:.0f}s ({last}); logs:\n{tails}")

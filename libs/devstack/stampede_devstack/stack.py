@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .broker import EmbeddedBroker
 from .database import EmbeddedPostgres
 from .ports import free_port, require_free
-from .process import ServiceProcess
+from .process import ServiceProcess, wait_ready
 
 
 class StackSettings(BaseSettings):
@@ -36,6 +36,9 @@ class StackSettings(BaseSettings):
     broker_port: int = 19092
     postgres_port: int = 15432
     inventory_instances: int = Field(default=1, ge=1, le=8)
+    #: gateway / notifier processes sharing one port each (SO_REUSEPORT)
+    gateway_workers: int = Field(default=2, ge=1, le=16)
+    notifier_workers: int = Field(default=2, ge=1, le=16)
     state_dir: Path = Path(".stampede")
     admin_username: str = "admin"
     admin_password: str = "admin"
@@ -60,6 +63,8 @@ class Stack:
     log_level: str = "INFO"
     durable_db: bool = True
     topic_namespace: str = ""
+    gateway_workers: int = 1
+    notifier_workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
@@ -74,12 +79,14 @@ class Stack:
             broker_port=s.broker_port, postgres_port=s.postgres_port,
             kafka_bootstrap_servers=s.kafka_bootstrap_servers, database_url=s.database_url,
             admin_username=s.admin_username, admin_password=s.admin_password,
-            log_level=s.log_level,
+            log_level=s.log_level, gateway_workers=s.gateway_workers,
+            notifier_workers=s.notifier_workers,
         )
 
     @classmethod
     def for_tests(cls, state_dir: Path, *, kafka: str | None, database_url: str | None,
                   topic_namespace: str = "", inventory_instances: int = 1,
+                  gateway_workers: int = 1, notifier_workers: int = 1,
                   **extra_env: str) -> Stack:
         return cls(
             state_dir=state_dir, gateway_port=free_port(), notifier_port=free_port(),
@@ -87,6 +94,7 @@ class Stack:
             inventory_ports=[free_port() for _ in range(inventory_instances)],
             broker_port=0, postgres_port=0, kafka_bootstrap_servers=kafka,
             database_url=database_url, topic_namespace=topic_namespace,
+            gateway_workers=gateway_workers, notifier_workers=notifier_workers,
             extra_env=dict(extra_env),
         )
 
@@ -126,31 +134,59 @@ class Stack:
         self.services[name] = proc
         return proc
 
+    def _make_workers(self, name: str, module: str, port: int, workers: int,
+                      env: dict[str, str]) -> None:
+        """``workers`` processes of one service on one port (SO_REUSEPORT when several),
+        each with a stable instance id (``name-i``: a restarted slot keeps its id)."""
+        for i in range(workers):
+            self._make(f"{name}-{i}", module, port, {
+                **env, "INSTANCE_ID": f"{name}-{i}",
+                "HTTP_REUSE_PORT": "true" if workers > 1 else "false",
+            })
+
     def define_services(self) -> None:
-        jwt_secret = self.extra_env.get("JWT_SECRET") or secrets.token_urlsafe(32)
+        secret = self.extra_env.get("JWT_SECRET") or secrets.token_urlsafe(32)
         for i, port in enumerate(self.inventory_ports):
             self._make(f"inventory-{i}", "stampede_inventory", port,
                        {"INSTANCE_ID": f"inventory-{i}"})
-        self._make("orders", "stampede_orders", self.orders_port, {})
-        self._make("notifier", "stampede_notifier", self.notifier_port, {})
-        self._make("gateway", "stampede_gateway", self.gateway_port, {
+        self._make("orders", "stampede_orders", self.orders_port, {"INSTANCE_ID": "orders"})
+        self._make_workers("notifier", "stampede_notifier", self.notifier_port,
+                           self.notifier_workers, {})
+        self._make_workers("gateway", "stampede_gateway", self.gateway_port,
+                           self.gateway_workers, {
             "ORDERS_URL": f"http://127.0.0.1:{self.orders_port}",
             "DEV_MODE": "true",
             "ADMIN_USERNAME": self.admin_username,
             "ADMIN_PASSWORD": self.admin_password,
-            "JWT_SECRET": jwt_secret,
+            # every process signs and verifies tokens and tickets with the same secrets
+            "JWT_SECRET": secret,
+            "TICKET_SECRET": self.extra_env.get("TICKET_SECRET") or f"ticket:{secret}",
         })
+
+    def add_gateway(self, port: int | None = None) -> ServiceProcess:
+        """One more gateway process, on a port of its own (a test's "second machine"),
+        started and ready; stopped with the stack."""
+        first = self.processes("gateway")[0]
+        slot = len(self.processes("gateway"))
+        proc = self._make(f"gateway-{slot}", first.module, port or free_port(), {
+            **first.env, "INSTANCE_ID": f"gateway-{slot}", "HTTP_REUSE_PORT": "false"})
+        proc.start()
+        proc.wait_ready(90)
+        return proc
+
+    def processes(self, name: str) -> list[ServiceProcess]:
+        """The processes of one service (``gateway`` -> gateway-0, gateway-1, ...)."""
+        return [p for n, p in self.services.items() if n.rpartition("-")[0] == name]
 
     def start(self) -> None:
         try:
             self.start_infrastructure()
             self.define_services()
-            for name, proc in self.services.items():
-                require_free(proc.port, name)
+            for port, name in {p.port: n for n, p in self.services.items()}.items():
+                require_free(port, name)
             for proc in self.services.values():
                 proc.start()
-            for proc in self.services.values():
-                proc.wait_ready(90)
+            wait_ready(list(self.services.values()), 90)
         except BaseException:
             self.stop()
             raise

@@ -23,6 +23,10 @@ error and no data, so the loop compares positions with the fetch's high
 watermark when a partition is idle, logs, counts, and lets the handler decide
 where to go (by default: the start of the new log).
 
+``select`` (optional) looks at each record before it is decoded: a record it refuses is
+skipped (its offset still counts as done), so a reader that wants a few messages of a
+busy topic (a gateway's own replies, keyed by its instance id) decodes only those.
+
 ``fetch_max_wait_ms`` is low by default because tansu answers a fetch only at that
 deadline even when data is there (Apache Kafka answers as soon as one byte is), so it
 is added to every hop of the request path; the cost is more idle fetch requests.
@@ -119,8 +123,10 @@ class ConsumerLoop(Generic[T]):
         heartbeat_interval_ms: int = 1_000,
         fetch_max_wait_ms: int = 20,
         concurrent_partitions: bool = False,
+        select: Callable[[ConsumerRecord], bool] | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._select = select
         self._topic = topic
         self._decode = decode
         self._handler = handler
@@ -221,7 +227,10 @@ class ConsumerLoop(Generic[T]):
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
         batch: list[Delivered[T]] = []
+        select = self._select
         for record in records:
+            if select is not None and not select(record):
+                continue
             try:
                 message = self._decode(record.value)
             except MalformedMessage as exc:

@@ -11,8 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
-def ops_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
-    """``checks`` name what /readyz verifies (broker, database, consumer...)."""
+def ops_router(checks: Mapping[str, ReadinessCheck], instance_id: str = "") -> APIRouter:
+    """``checks`` name what /readyz verifies (broker, database, consumer...); the answer
+    names the process (``instance``), so processes sharing a port can be told apart."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
@@ -29,7 +30,8 @@ def ops_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
                 results[name] = False
         ready = all(results.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": results},
+            {"status": "ready" if ready else "not ready", "checks": results,
+             "instance": instance_id},
             status_code=200 if ready else 503,
         )
 

@@ -20,10 +20,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger(__name__)
+from .problem_docs import PROBLEM_MEDIA_TYPE, TYPE_BASE, problem_document
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "https://stampede.dev/problems/"
+log = logging.getLogger(__name__)
+__all__ = [
+    "PROBLEM_MEDIA_TYPE", "TYPE_BASE", "Problem", "ProblemDocument", "install_problem_handlers",
+    "problem_response", "problem_responses",
+]
 
 _STATUS_CODES = {
     400: "BAD_REQUEST",
@@ -78,14 +81,8 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + problem.code.lower().replace("_", "-"),
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail,
-        "code": problem.code,
-        **problem.extra,
-    }
+    body = problem_document(problem.status, problem.code, problem.detail, title=problem.title,
+                            extra=problem.extra)
     return JSONResponse(
         body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_MEDIA_TYPE
     )

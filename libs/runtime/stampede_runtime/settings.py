@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(min_length=1)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    #: share HTTP_PORT with other processes of the service (SO_REUSEPORT)
+    http_reuse_port: bool = False
     log_level: str = "INFO"
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     topic_namespace: str = Field(default="", pattern=r"^[a-zA-Z0-9_-]{0,40}$")

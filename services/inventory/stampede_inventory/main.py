@@ -126,4 +126,5 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
     return build_app(
         title="Stampede inventory", lifespan=lifespan, readiness=readiness,
         description="The single writer of stock: holds, purchases, limits, expiry.",
+        instance_id=settings.instance_id,
     )

@@ -83,7 +83,8 @@ def create_app(settings: NotifierSettings) -> FastAPI:
 
     app = build_app(title="Stampede notifier",
                     description="WebSocket fan-out of drop events (see API.md, Real time)",
-                    lifespan=lifespan, readiness={"consumer": consumers_ready})
+                    lifespan=lifespan, readiness={"consumer": consumers_ready},
+                    instance_id=settings.instance_id)
     app.state.hub = hub
     return app
 

@@ -85,6 +85,7 @@ def create_app(settings: OrdersSettings) -> FastAPI:
         description="The durable record of purchases and the read model the gateway serves.",
         lifespan=lifespan,
         readiness=checks,
+        instance_id=settings.instance_id,
     )
     api.install(app)
     return app

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from stampede_runtime.db import plain_url
 from stampede_runtime.errors import is_transient
+from stampede_runtime.migrations import schema_options, sqlalchemy_url
 
-
-def sqlalchemy_url(database_url: str) -> str:
-    """``postgresql://...`` (or ``postgres://``) as SQLAlchemy's psycopg 3 dialect URL."""
-    return re.sub(r"^postgresql://", "postgresql+psycopg://", plain_url(database_url))
-
-
-def schema_options(schema: str) -> dict[str, str]:
-    return {"options": f"-c search_path={schema}"}
+__all__ = ["create_engine", "ping", "schema_options", "sqlalchemy_url",
+           "transient_errors_unwrapped"]
 
 
 def create_engine(database_url: str, schema: str, *, pool_size: int = 8) -> AsyncEngine:

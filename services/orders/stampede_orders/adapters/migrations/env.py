@@ -1,20 +1,9 @@
-"""Alembic environment: online only, on the connection ``migrate.upgrade`` hands over
-(already in a transaction holding the migration lock, search_path = the schema)."""
+"""Alembic environment of orders (see ``stampede_runtime.migrations``)."""
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy.engine import Connection
+from stampede_runtime.migrations import run_on_connection
 
 from stampede_orders.adapters.tables import OrdersTable
 
-config = context.config
-connection: Connection = config.attributes["connection"]
-context.configure(
-    connection=connection,
-    target_metadata=OrdersTable.metadata,
-    version_table_schema=config.attributes["schema"],
-    transaction_per_migration=False,
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_on_connection(OrdersTable.metadata)
