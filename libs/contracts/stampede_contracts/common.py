@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID, uuid5
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -78,6 +78,15 @@ class StockLevels(Frozen):
     sold: StockCount
 
 
+class WaitingRoomSpec(Frozen):
+    """A drop's waiting room (API.md "Overload and the waiting room"): buyers arriving
+    faster than ``admit_per_s`` queue; ``lottery`` draws the places of those who joined
+    before the start at random, ``fifo`` keeps the order of arrival."""
+
+    admit_per_s: Annotated[float, Field(gt=0, le=1_000_000)]
+    mode: Literal["fifo", "lottery"] = "fifo"
+
+
 class DropSpec(Frozen):
     """A drop as the admin describes it (and as every event about it carries it)."""
 
@@ -91,6 +100,8 @@ class DropSpec(Frozen):
     draft: bool = False
     per_user_limit: Annotated[int, Field(ge=1, le=100)] = 1
     reservation_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    #: None: the gateway's defaults (``WAITING_ROOM_ADMIT_PER_S``, fifo)
+    waiting_room: WaitingRoomSpec | None = None
 
     def status_at(self, now: datetime) -> DropStatus:
         """The lifecycle status is a function of the clock, never stored."""

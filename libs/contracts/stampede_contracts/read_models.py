@@ -20,7 +20,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from .common import DropStatus, HoldStatus
+from .common import DropStatus, HoldStatus, WaitingRoomSpec
 
 T = TypeVar("T")
 
@@ -56,6 +56,7 @@ class DropRead(ReadModel):
     activity_feed: ActivityFeed
     created_at: datetime
     updated_at: datetime
+    waiting_room: WaitingRoomSpec | None = None
 
 
 class PublicPurchase(ReadModel):

@@ -57,3 +57,6 @@ class Reply(Frozen):
     detail: str | None = None
     result: ReplyResult | None = None
     decided_at: UtcDatetime
+    #: the drop's event seq after the decision (None: no such drop), so a reader of the
+    #: events knows when it has seen the decision's effects (read-your-writes)
+    seq: int | None = None

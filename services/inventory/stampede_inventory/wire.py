@@ -141,8 +141,10 @@ def reply_json(reply: Reply) -> str:
             result = _result_json(reply.result)
         if result is not None:
             code = f'"{reply.code.value}"' if reply.code is not None else "null"
+            seq = "null" if reply.seq is None else int(reply.seq)
             return (f'{{"schema_version":1,"command_id":"{reply.command_id}",'
                     f'"drop_id":"{drop_key(reply.drop_id)}","reply_to":{to},'
                     f'"ok":{"true" if reply.ok else "false"},"code":{code},"detail":null,'
-                    f'"result":{result},"decided_at":{dt_json(reply.decided_at)}}}')
+                    f'"result":{result},"decided_at":{dt_json(reply.decided_at)},'
+                    f'"seq":{seq}}}')
     return str(reply.model_dump_json())

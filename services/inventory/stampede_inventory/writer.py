@@ -52,6 +52,7 @@ def reply_for(envelope: CommandEnvelope, decision: Decision, now: datetime) -> R
         command_id=envelope.command_id, drop_id=envelope.drop_id,
         reply_to=envelope.reply_to or "", ok=verdict.ok, code=verdict.code,
         result=verdict.result, decided_at=now,
+        seq=decision.state.seq if decision.state is not None else None,
     )
 
 

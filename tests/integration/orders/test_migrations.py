@@ -30,7 +30,7 @@ async def test_migrations_run_once_in_their_schema_and_match_the_tables(fresh_da
         version = conn.execute("SELECT version_num FROM orders.alembic_version").fetchall()
     assert tables == {"alembic_version", "drops", "holds", "purchases", "event_streams",
                       "consumer_positions"}
-    assert public == (0,) and version == [("0001",)]
+    assert public == (0,) and version == [("0002",)]
 
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool,
                            connect_args=schema_options("orders"))

@@ -138,6 +138,8 @@ def test_catalog_status_comes_from_the_clock():
         draft = False
         per_user_limit, reservation_ttl_seconds = 1, 60
         created_at = updated_at = now
+        admit_per_s: float | None = None
+        queue_mode: str | None = None
 
     row = Row()
     assert status_of(row, now) == "scheduled"
@@ -148,3 +150,7 @@ def test_catalog_status_comes_from_the_clock():
     assert status_of(row, now) == "draft"
     view = drop_read(row, [], now)
     assert view.available_stock == 7 and view.activity_feed.latest_purchasers == []
+    assert view.waiting_room is None  # the gateway's defaults
+    row.admit_per_s, row.queue_mode = 25.0, "lottery"
+    room = drop_read(row, [], now).waiting_room
+    assert room is not None and (room.admit_per_s, room.mode) == (25.0, "lottery")

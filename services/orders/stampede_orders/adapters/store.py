@@ -123,6 +123,8 @@ class ProjectionWriter:
             starts_at=spec.starts_at, ends_at=spec.ends_at, draft=spec.draft,
             per_user_limit=spec.per_user_limit,
             reservation_ttl_seconds=spec.reservation_ttl_seconds,
+            admit_per_s=spec.waiting_room.admit_per_s if spec.waiting_room else None,
+            queue_mode=spec.waiting_room.mode if spec.waiting_room else None,
         )
         changed = list(values)
         row = {

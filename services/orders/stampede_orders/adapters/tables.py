@@ -47,6 +47,8 @@ class DropRow(OrdersTable, table=True):
     deleted: bool = False
     created_at: datetime = Field(sa_type=TZ)
     updated_at: datetime = Field(sa_type=TZ)
+    admit_per_s: float | None = None  # the waiting room (None: the gateway's defaults)
+    queue_mode: str | None = Field(default=None, sa_type=String(8))
 
 
 class HoldRow(OrdersTable, table=True):

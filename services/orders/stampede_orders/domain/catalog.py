@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from stampede_contracts import ActivityFeed, DropRead, DropSpec, DropStatus, Purchaser
+from stampede_contracts import (
+    ActivityFeed,
+    DropRead,
+    DropSpec,
+    DropStatus,
+    Purchaser,
+    WaitingRoomSpec,
+)
 
 #: How many recent purchasers a drop's activity feed shows.
 FEED_SIZE = 3
@@ -31,6 +38,15 @@ class StoredDrop(Protocol):
     reservation_ttl_seconds: int
     created_at: datetime
     updated_at: datetime
+    admit_per_s: float | None
+    queue_mode: str | None
+
+
+def waiting_room_of(row: StoredDrop) -> WaitingRoomSpec | None:
+    if row.admit_per_s is None:
+        return None
+    return WaitingRoomSpec(admit_per_s=row.admit_per_s,
+                           mode="lottery" if row.queue_mode == "lottery" else "fifo")
 
 
 def status_of(row: StoredDrop, now: datetime) -> DropStatus:
@@ -52,5 +68,5 @@ def drop_read(row: StoredDrop, purchasers: Sequence[Purchaser], now: datetime) -
         ends_at=row.ends_at, per_user_limit=row.per_user_limit,
         reservation_ttl_seconds=row.reservation_ttl_seconds,
         activity_feed=ActivityFeed(latest_purchasers=list(purchasers[:FEED_SIZE])),
-        created_at=row.created_at, updated_at=row.updated_at,
+        created_at=row.created_at, updated_at=row.updated_at, waiting_room=waiting_room_of(row),
     )
