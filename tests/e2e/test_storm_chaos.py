@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from stampede_devstack.stack import Stack
+from stampede_devstack.stack import Stack, StackSettings
 
 from .polling import eventually
 
@@ -30,10 +30,10 @@ pytestmark = pytest.mark.e2e
 STOCK = 30
 BUYERS = 300
 CONCURRENCY = 60
-GATEWAY_ENV = {
-    "RATE_LIMIT_PER_S": "100000", "RATE_LIMIT_BURST": "100000",
-    "GATE_MAX_IN_FLIGHT": "100000", "GATE_RATE_PER_S": "1000000", "GATE_BURST": "1000000",
-}
+GATEWAY_ENV = {"RATE_LIMIT_PER_S": "100000", "RATE_LIMIT_BURST": "100000"}
+#: the gateway and notifier processes ``make up`` runs by default
+WORKERS = {"gateway_workers": StackSettings.model_fields["gateway_workers"].default,
+           "notifier_workers": StackSettings.model_fields["notifier_workers"].default}
 
 
 def _user() -> dict[str, str]:
@@ -107,7 +107,9 @@ async def _crash_and_restart(stack: Stack, name: str, after_s: float) -> None:
 
 
 async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
-    stack: Stack = await asyncio.to_thread(make_stack, inventory_instances=2, **GATEWAY_ENV)
+    stack: Stack = await asyncio.to_thread(make_stack, inventory_instances=2, **WORKERS,
+                                           **GATEWAY_ENV)
+    assert len(stack.processes("gateway")) == WORKERS["gateway_workers"] >= 2
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=15) as api:
         drop_id = await _create_drop(api)
         sem = asyncio.Semaphore(CONCURRENCY)

@@ -1,19 +1,19 @@
 """The composition root: every part of a gateway process, started and stopped here.
 
-``Edge`` holds what needs no I/O (built with the app, used by the middleware);
-``Gateway`` adds the connections and background tasks, opened in the lifespan.
+``Edge`` holds what needs no I/O (built with the app, used by the front door and the
+middleware); ``Gateway`` adds the connections and background tasks, opened in the
+lifespan.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from psycopg_pool import AsyncConnectionPool
-from stampede_contracts import EventEnvelope, Reply, decode_event, decode_reply, utcnow
+from stampede_contracts import utcnow
 from stampede_runtime.admin import ensure_topics
 from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.db import open_pool, ping
@@ -21,23 +21,27 @@ from stampede_runtime.dead_letters import KafkaDeadLetters
 from stampede_runtime.producer import Producer
 from stampede_runtime.tasks import TaskOwner
 
-from . import metrics
 from .accounts_service import Accounts
 from .adapters.accounts import AccountStore
-from .adapters.drop_events import DropEventsHandler
+from .adapters.claims import Claims
+from .adapters.drop_events import DropEventsHandler, ViewEvent, decode_view_event, wanted
+from .adapters.heartbeat import Heartbeat
 from .adapters.idempotency_store import IdempotencyStore
-from .adapters.inventory import InventoryClient
+from .adapters.inventory import InventoryClient, RawReply, decode_reply_json
+from .adapters.migrate import upgrade
 from .adapters.orders_client import OrdersClient
-from .adapters.schema import create_tables
-from .admission import Admission
+from .adapters.rooms import RoomStore
+from .api.edge_limits import EdgeLimits
 from .domain.drop_view import DropViews
+from .domain.serving import Mode
 from .domain.tickets import TicketSigner
 from .domain.token_bucket import RateLimiter
-from .domain.waiting_room import WaitingRoom
 from .drops_service import DropsService
+from .identity import Identities
 from .order_path import OrderPath
 from .security import Passwords, Tokens
 from .settings import GatewaySettings
+from .waiting_room import RoomDefaults, WaitingRooms
 
 log = logging.getLogger(__name__)
 SCHEMA = "gateway"
@@ -47,28 +51,24 @@ SCHEMA = "gateway"
 class Edge:
     settings: GatewaySettings
     tokens: Tokens
+    identities: Identities
     limiter: RateLimiter
+    limits: EdgeLimits
     views: DropViews
-    admission: Admission
+    signer: TicketSigner
 
     @classmethod
     def build(cls, settings: GatewaySettings) -> Edge:
-        views = DropViews()
-        room = WaitingRoom(
-            rate=settings.gate_rate_per_s, burst=settings.gate_burst,
-            max_in_flight=settings.gate_max_in_flight,
-            admitted_window_s=settings.admitted_window_s, ticket_ttl_s=settings.ticket_ttl_s,
-            max_waiting=settings.waiting_room_max,
-        )
-        signer = TicketSigner(settings.effective_ticket_secret(), settings.ticket_ttl_s)
+        tokens = Tokens(settings.effective_jwt_secret(), access_ttl_s=settings.access_token_ttl_s,
+                        refresh_ttl_s=settings.refresh_token_ttl_s)
+        limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         return cls(
-            settings=settings,
-            tokens=Tokens(settings.effective_jwt_secret(),
-                          access_ttl_s=settings.access_token_ttl_s,
-                          refresh_ttl_s=settings.refresh_token_ttl_s),
-            limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-            views=views,
-            admission=Admission(room, signer, views),
+            settings=settings, tokens=tokens, identities=Identities(tokens, settings.dev_mode),
+            limiter=limiter,
+            limits=EdgeLimits(limiter, max_body_bytes=settings.max_body_bytes,
+                              max_header_bytes=settings.max_header_bytes),
+            views=DropViews(timedelta(seconds=settings.waiting_room_opens_before_s)),
+            signer=TicketSigner(settings.effective_ticket_secret(), settings.ticket_ttl_s),
         )
 
 
@@ -80,11 +80,15 @@ class Gateway:
     orders: OrdersClient
     inventory: InventoryClient
     accounts: Accounts
+    claims: Claims
+    records: IdempotencyStore
+    room_store: RoomStore
+    heartbeat: Heartbeat
+    rooms: WaitingRooms
     order_path: OrderPath
     drops: DropsService
-    replies_loop: ConsumerLoop[Reply]
-    events_loop: ConsumerLoop[EventEnvelope]
-    store: IdempotencyStore
+    replies_loop: ConsumerLoop[RawReply]
+    events_loop: ConsumerLoop[ViewEvent]
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     @classmethod
@@ -92,8 +96,8 @@ class Gateway:
         s = edge.settings
         topics = s.topics
         await ensure_topics(s.kafka_bootstrap_servers, topics.all())
+        await upgrade(s.database_url, SCHEMA)
         pool = await open_pool(s.database_url, SCHEMA, size=s.db_pool_size, autocommit=True)
-        await create_tables(pool)
         producer = Producer(s.kafka_bootstrap_servers, client_id=f"gateway-{s.instance_id}")
         await producer.start()
         dead_letters = KafkaDeadLetters(producer, topics.dead_letters, service="gateway")
@@ -101,29 +105,43 @@ class Gateway:
         orders = OrdersClient(s.orders_url)
         passwords = Passwords(memory_kib=s.argon2_memory_kib, time_cost=s.argon2_time_cost,
                               concurrency=s.hash_concurrency)
-        store = IdempotencyStore(pool, s.idempotency_lease_s)
+        claims = Claims(pool)
+        records = IdempotencyStore(pool, s.idempotency_lease_s)
+        room_store = RoomStore(pool)
+        heartbeat = Heartbeat(pool, s.instance_id)
+        rooms = WaitingRooms(
+            edge.signer, room_store, edge.views, heartbeat, records,
+            RoomDefaults(admit_per_s=s.waiting_room_admit_per_s, mode=Mode(s.waiting_room_mode),
+                         admitted_window_s=s.admitted_window_s,
+                         max_in_flight=s.gate_max_in_flight, max_waiting=s.waiting_room_max,
+                         tick_s=s.waiting_room_tick_ms / 1000),
+            producer, topics.queue,
+        )
         gateway = cls(
             edge=edge, pool=pool, producer=producer, orders=orders, inventory=inventory,
-            accounts=Accounts(AccountStore(pool), passwords, edge.tokens),
-            order_path=OrderPath(edge.views, store, inventory, s.reply_timeout_s, orders),
+            accounts=Accounts(AccountStore(pool), passwords, edge.tokens), claims=claims,
+            records=records, room_store=room_store, heartbeat=heartbeat, rooms=rooms,
+            order_path=OrderPath(edge.views, claims, records, inventory, rooms, orders,
+                                 s.reply_timeout_s),
             drops=DropsService(inventory, orders, edge.views, s.admin_reply_timeout_s),
             replies_loop=ConsumerLoop(
                 bootstrap_servers=s.kafka_bootstrap_servers, topic=topics.replies,
-                decode=decode_reply, handler=inventory, dead_letters=dead_letters,
+                decode=decode_reply_json, handler=inventory, dead_letters=dead_letters,
                 client_id=f"gateway-{s.instance_id}-replies", from_beginning=False,
+                select=inventory.mine,
             ),
             events_loop=ConsumerLoop(
                 bootstrap_servers=s.kafka_bootstrap_servers, topic=topics.events,
-                decode=decode_event, handler=DropEventsHandler(edge.views),
+                decode=decode_view_event, handler=DropEventsHandler(edge.views),
                 dead_letters=dead_letters, client_id=f"gateway-{s.instance_id}-events",
-                from_beginning=True,
+                from_beginning=True, select=wanted,
             ),
-            store=store,
         )
+        edge.limiter.share(await heartbeat.beat())
         gateway.tasks.start("replies", gateway.replies_loop.run())
         gateway.tasks.start("drop-events", gateway.events_loop.run())
-        gateway.tasks.start("admitter", gateway._admit_forever())
-        gateway.tasks.start("purge", gateway._purge_forever(store))
+        gateway.tasks.start("waiting-rooms", rooms.run(edge.limiter.share))
+        gateway.tasks.start("purge", gateway._purge_forever())
         await gateway.accounts.ensure_admin(s.admin_username, s.effective_admin_password())
         if s.dev_mode and s.admin_password is None:
             log.warning("DEV_MODE: admin %r has the password 'admin'", s.admin_username)
@@ -133,24 +151,22 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.tasks.stop()
-        await self.store.close()
+        try:
+            await self.heartbeat.leave()  # the others take its share of the limits at once
+        except Exception as exc:
+            log.warning("could not leave the live processes: %r", exc)
+        await self.claims.close()
+        await self.records.close()
+        await self.room_store.close()
         await self.orders.close()
         await self.producer.stop()
         await self.pool.close()
 
-    async def _admit_forever(self) -> None:
-        room = self.edge.admission.room
-        while True:
-            room.admit_ready(time.time())
-            metrics.waiting_room_queued.set(room.waiting)
-            metrics.waiting_room_in_flight.set(room.in_flight)
-            await asyncio.sleep(0.05)
-
-    async def _purge_forever(self, store: IdempotencyStore) -> None:
+    async def _purge_forever(self) -> None:
         keep = timedelta(hours=self.edge.settings.idempotency_ttl_hours)
         while True:
             try:
-                purged = await store.purge(utcnow() - keep)
+                purged = await self.records.purge(utcnow() - keep)
                 if purged:
                     log.info("purged %d idempotency records older than %s", purged, keep)
             except Exception as exc:  # a purge may fail; the next one catches up

@@ -12,6 +12,7 @@ from uuid import UUID
 from stampede_contracts import (
     ActivityFeed,
     Command,
+    CommandEnvelope,
     CreateDrop,
     DeleteDrop,
     DropRead,
@@ -23,13 +24,14 @@ from stampede_contracts import (
     RestockDrop,
     StockLevels,
     UpdateDrop,
+    encode,
     utcnow,
 )
 
 from .adapters.inventory import InventoryClient
 from .adapters.orders_client import OrdersClient
 from .domain.drop_view import DropViews
-from .errors import DropNotFound, InventoryTimeout, UpstreamUnavailable, rejected
+from .errors import DropNotFound, InventoryTimeout, Rejected, UpstreamUnavailable
 
 
 def drop_read(view: DropView, now: datetime, base: DropRead | None = None) -> DropRead:
@@ -42,6 +44,7 @@ def drop_read(view: DropView, now: datetime, base: DropRead | None = None) -> Dr
         reservation_ttl_seconds=spec.reservation_ttl_seconds,
         activity_feed=base.activity_feed if base else ActivityFeed(latest_purchasers=[]),
         created_at=base.created_at if base else now, updated_at=now,
+        waiting_room=spec.waiting_room,
     )
 
 
@@ -54,16 +57,22 @@ class DropsService:
         self._timeout = timeout_s
 
     async def _command(self, drop_id: UUID, command: Command) -> Reply:
-        envelope = self._inventory.envelope(uuid.uuid4(), drop_id, command)
-        reply = await self._inventory.ask(envelope, self._timeout)
-        if reply is None:
+        envelope = CommandEnvelope(command_id=uuid.uuid4(), drop_id=drop_id,
+                                   occurred_at=utcnow(), reply_to=self._inventory.instance_id,
+                                   command=command)
+        raw = await self._inventory.ask(envelope.command_id, drop_id, encode(envelope),
+                                        self._timeout)
+        if raw is None:
             raise InventoryTimeout(
                 f"The inventory did not answer in time; the command for drop {drop_id} "
                 "may still be applied: check it before retrying."
             )
+        reply = Reply.model_validate(raw)
         if not reply.ok:
-            raise rejected(reply.code or RejectionCode.VALIDATION_ERROR, reply.detail)
-        self._views.invalidate(drop_id)  # until the decision's events reach the view
+            raise Rejected(reply.code or RejectionCode.VALIDATION_ERROR, reply.detail)
+        if reply.seq is not None:  # until its events reach the view: no sure "no", and
+            self._views.invalidate(drop_id, reply.seq)  # a read of it waits for them
+            self._views.note(drop_id, reply.seq, time.monotonic())
         return reply
 
     async def create(self, fields: dict[str, Any]) -> DropRead:
@@ -81,7 +90,7 @@ class DropsService:
             currency=read.currency, total_stock=read.total_stock, starts_at=read.starts_at,
             ends_at=read.ends_at, draft=read.status is DropStatus.DRAFT,
             per_user_limit=read.per_user_limit,
-            reservation_ttl_seconds=read.reservation_ttl_seconds,
+            reservation_ttl_seconds=read.reservation_ttl_seconds, waiting_room=read.waiting_room,
         )
 
     async def update(self, drop_id: UUID, spec: DropSpec) -> DropRead:

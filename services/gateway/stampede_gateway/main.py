@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from stampede_runtime.web import build_app
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .api import auth, drops, me, order_path, requests, waiting_room
+from .api import auth, drops, me, order_routes, problem_map
+from .api.edge_limits import Guards
+from .api.front_door import Call, FrontDoor
 from .bootstrap import Edge, Gateway
-from .guards import Guards
-from .identity import client_key
+from .errors import GatewayError
 from .settings import GatewaySettings
 
 DESCRIPTION = """
@@ -27,13 +29,17 @@ The public API of Stampede, a flash-sale backend.
   Keys are kept at least 24 hours (`IDEMPOTENCY_TTL_HOURS`, default 25).
 * Not decided within 2 s: `202` with `Location: /api/requests/{key}` to read the outcome.
 * Per-client rate limits: `429 RATE_LIMITED` with `Retry-After`, `RateLimit-Policy`, `RateLimit`.
-* Overload on the order path: `302` to the waiting room (browsers) or `503 WAITING_ROOM`
-  with `Location` (`Accept: application/json`).
+* Overload on the order path: each drop has a waiting room. A reserve or buy-now over the
+  drop's admission rate gets a place: `503 WAITING_ROOM` with the ticket in the body,
+  `X-Queue-Ticket` and `Location` (browsers: `302` to the waiting-room page). Follow the
+  place at `/waiting-room/status?ticket=` (or by WebSocket, `QUEUE_UPDATED`); once admitted,
+  send the request again with `X-Queue-Ticket` (it passes once).
 * Request bodies are limited (16 KiB by default: `413`), headers too (`431`).
 """
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings) -> ASGIApp:
+    """The gateway: the front door (the hot routes, plain ASGI) before the FastAPI app."""
     edge = Edge.build(settings)
 
     @asynccontextmanager
@@ -49,17 +55,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         gateway: Gateway | None = app.state.gateway
         return gateway is not None and all((await gateway.ready()).values())
 
-    app = build_app(title="Stampede gateway", lifespan=lifespan,
-                    readiness={"gateway": ready}, description=DESCRIPTION)
+    app = build_app(title="Stampede gateway", lifespan=lifespan, readiness={"gateway": ready},
+                    description=DESCRIPTION, instance_id=settings.instance_id)
     app.state.edge = edge
     app.state.gateway = None
-    for router in (auth.router, drops.router, order_path.router, me.router, requests.router,
-                   waiting_room.router):
+    problem_map.install(app)
+    for router in (auth.router, drops.router, order_routes.router, me.router):
         app.include_router(router)
+
+    async def refuse(scope: Scope, receive: Receive, send: Send, exc: GatewayError) -> None:
+        await Call(scope, receive, send).refuse(exc)
+
     app.add_middleware(
-        Guards, limiter=edge.limiter,
-        client_key=lambda scope, headers, ip: client_key(scope, headers, ip, edge.tokens,
-                                                        settings.dev_mode),
-        max_body_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes,
+        Guards, limits=edge.limits, refuse=refuse,
+        client_key=lambda scope, headers, ip: edge.identities.client_key(scope, headers, ip),
     )
-    return app
+    front = FrontDoor(app, edge, lambda: app.state.gateway)
+    app.state.front_door = front
+    return front

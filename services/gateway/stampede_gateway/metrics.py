@@ -15,7 +15,9 @@ reply_timeouts = Counter(
 late_replies = Counter(
     "stampede_gateway_late_replies_total", "Replies recorded after their request got a 202"
 )
-waiting_room_queued = Gauge("stampede_gateway_waiting_room_queued", "Tickets in the queue")
-waiting_room_in_flight = Gauge(
-    "stampede_gateway_order_in_flight", "Order-path requests through the gate, being decided"
+waiting_room_tickets = Counter(
+    "stampede_gateway_waiting_room_tickets_total", "Places given in a drop's queue (503/302)"
+)
+waiting_rooms_in_use = Gauge(
+    "stampede_gateway_waiting_rooms_in_use", "Drops whose queue has buyers waiting (last tick)"
 )

@@ -91,6 +91,14 @@ class Tokens:
         return IssuedToken(jwt.encode(claims, self._secret, self.ALGORITHM), jti, expires)
 
     def decode(self, token: str, kind: TokenType) -> tuple[Identity, UUID]:
+        who, jti, _ = self._decode(token, kind)
+        return who, jti
+
+    def decode_access(self, token: str) -> tuple[Identity, UUID, float]:
+        """An access token's identity, id and expiry (unix seconds)."""
+        return self._decode(token, "access")
+
+    def _decode(self, token: str, kind: TokenType) -> tuple[Identity, UUID, float]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._secret, algorithms=[self.ALGORITHM], issuer="stampede-gateway",
@@ -99,6 +107,6 @@ class Tokens:
             if claims.get("typ") != kind or claims.get("role") not in ("admin", "buyer"):
                 raise TokenError("wrong token type")
             who = Identity(UUID(claims["sub"]), str(claims.get("name", ""))[:64], claims["role"])
-            return who, UUID(claims["jti"])
+            return who, UUID(claims["jti"]), float(claims["exp"])
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
             raise TokenError(str(exc)) from exc

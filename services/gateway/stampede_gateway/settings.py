@@ -8,6 +8,7 @@ are used, and the start-up log says so).
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 from pydantic import Field, model_validator
 from stampede_runtime.settings import DatabaseSettings
@@ -37,13 +38,18 @@ class GatewaySettings(DatabaseSettings):
     rate_limit_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
     rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
 
-    # waiting room: the gateway-wide gate on the order path
-    gate_max_in_flight: int = Field(default=1_000, ge=1, le=100_000)
-    gate_rate_per_s: float = Field(default=5_000.0, gt=0, le=1_000_000)
-    gate_burst: int = Field(default=5_000, ge=1, le=1_000_000)
+    # waiting rooms (per drop; a drop's own settings override the first two)
+    waiting_room_admit_per_s: float = Field(default=5_000.0, gt=0, le=1_000_000)
+    waiting_room_mode: Literal["fifo", "lottery"] = "fifo"
+    #: a scheduled drop's room opens (buyers may queue) this long before it starts
+    waiting_room_opens_before_s: int = Field(default=600, ge=0, le=86_400)
+    waiting_room_max: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    waiting_room_tick_ms: int = Field(default=100, ge=10, le=5_000)
     ticket_ttl_s: int = Field(default=1_800, ge=10, le=86_400)
     admitted_window_s: int = Field(default=60, ge=1, le=3_600)
-    waiting_room_max: int = Field(default=100_000, ge=1, le=10_000_000)
+    #: order-path requests one process lets wait for the inventory at once; beyond it,
+    #: newcomers queue (the process is over capacity)
+    gate_max_in_flight: int = Field(default=2_000, ge=1, le=100_000)
 
     # input limits
     max_body_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)

@@ -8,22 +8,11 @@ import time
 
 import httpx
 import pytest
-from stampede_devstack.ports import free_port
 from stampede_devstack.process import ServiceProcess
 
 from .helpers import admin, create_drop, eventually, key, problem, reserve, user
 
 pytestmark = pytest.mark.integration
-
-
-def second_gateway(stack) -> ServiceProcess:
-    first = stack.services["gateway"]
-    proc = ServiceProcess("gateway-2", "stampede_gateway", free_port(), first.env,
-                          stack.state_dir / "logs")
-    stack.services["gateway-2"] = proc  # stopped with the stack
-    proc.start()
-    proc.wait_ready(60)
-    return proc
 
 
 def restart(proc: ServiceProcess, *, crash: bool = False) -> None:
@@ -39,11 +28,11 @@ def outcome(client: httpx.Client, k: str, who: dict[str, str]) -> httpx.Response
 
 def test_keys_hold_across_processes_restarts_and_lost_replies(gateway_stack):
     stack = gateway_stack(IDEMPOTENCY_LEASE_S="3")
-    gw2 = second_gateway(stack)
+    gw2 = stack.add_gateway()
     inventory = stack.services["inventory-0"]
     one = httpx.Client(base_url=stack.gateway_url, timeout=15)
     two = httpx.Client(base_url=gw2.url, timeout=15)
-    drop_id = create_drop(one, admin(one), total_stock=10)["id"]
+    drop_id = create_drop(one, admin(one), total_stock=10, reservation_ttl_seconds=900)["id"]
     alice = user()
 
     # 1. a key used on one gateway is known to the other, and after a restart
@@ -53,7 +42,7 @@ def test_keys_hold_across_processes_restarts_and_lost_replies(gateway_stack):
     replay = reserve(two, drop_id, alice, k)
     assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
     problem(reserve(two, drop_id, alice, k, quantity=2), 422, "IDEMPOTENCY_KEY_REUSED")
-    restart(stack.services["gateway"])
+    restart(stack.services["gateway-0"])
     assert reserve(one, drop_id, alice, k).json() == first.json()
 
     # 2. no reply in time: 202 + Location, never a false yes or no; in progress elsewhere
@@ -79,12 +68,12 @@ def test_keys_hold_across_processes_restarts_and_lost_replies(gateway_stack):
     inventory.stop()
     carol, k3 = user(), key()
     assert reserve(one, drop_id, carol, k3).status_code == 202
-    stack.services["gateway"].kill9()
+    stack.services["gateway-0"].kill9()
     inventory.start()
     inventory.wait_ready(90)
     time.sleep(1)  # the inventory decides and replies to a gateway that is gone
-    stack.services["gateway"].start()
-    stack.services["gateway"].wait_ready(60)
+    stack.services["gateway-0"].start()
+    stack.services["gateway-0"].wait_ready(60)
     decided = eventually(lambda: outcome(one, k3, carol), timeout_s=60, every_s=0.5)
     assert decided.json()["response_status"] == 201
     retried = reserve(two, drop_id, carol, k3)

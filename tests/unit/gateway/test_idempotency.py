@@ -12,6 +12,7 @@ from stampede_gateway.domain.idempotency import (
     StoredResponse,
     fingerprint,
     judge,
+    valid_key,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,4 +44,16 @@ def test_keys_are_url_safe():
     assert key.match("5f1c3a4e-8a0b-4b7e-9d52-1b1f8c2d9e77")
     assert key.match("a" * 255) and not key.match("a" * 256)
     for bad in ("", "a/b", "a?b", "a b", "a#b", "é"):
-        assert not key.match(bad)
+        assert not key.match(bad) and not valid_key(bad)
+    assert valid_key("k-1")
+
+
+def test_the_fingerprint_is_the_one_stored_before():
+    """Records written before this codec (json.dumps, sorted, compact) still match."""
+    import hashlib
+    import json
+
+    body = {"quantity": 1, "reservation_id": None, "drop_id": "d"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    old = hashlib.sha256(f"POST /api/order\n{canonical}".encode()).hexdigest()
+    assert fingerprint("POST", "/api/order", body) == old

@@ -53,3 +53,19 @@ def test_headers_follow_the_ratelimit_draft():
     refused = limiter.headers(limiter.hit("x", 0.0))
     assert refused["Retry-After"] == "1"
     assert refused["RateLimit"].startswith('"default";r=0;')
+
+
+def test_a_limit_is_shared_out_over_the_live_processes():
+    limiter = RateLimiter(rate=10.0, burst=4)
+    limiter.share(2)
+    assert (limiter.rate, limiter.burst) == (5.0, 2)
+    assert limiter.hit("a", 0.0).allowed and limiter.hit("a", 0.0).allowed
+    assert not limiter.hit("a", 0.0).allowed  # this process's half of the burst is spent
+    assert limiter.hit("a", 0.2).allowed  # refills at its half of the rate: 5/s
+    limiter.share(1)  # the other process left: this one enforces the whole limit
+    assert limiter.hit("a", 0.2 + 0.1).allowed and limiter.rate == 10.0
+    limiter.share(0)  # never below one
+    assert limiter.rate == 10.0
+    odd = RateLimiter(rate=1.0, burst=5)
+    odd.share(3)
+    assert odd.burst == 2  # rounded up: a client is never refused its first request

@@ -1,82 +1,85 @@
-"""Idempotency records in PostgreSQL, scoped per user: shared by every gateway
-process and surviving a restart. Kept ``IDEMPOTENCY_TTL_HOURS`` (at least 24 h).
+"""Idempotency records in PostgreSQL, per user: shared by every gateway process and
+surviving a restart; kept ``IDEMPOTENCY_TTL_HOURS`` (at least 24 h).
 
-A record is created *pending* by the request that owns it (with a lease), then
-completed with the response; a late reply completes it by command id. A request
-decided without the inventory (the drop view's sure "no") is created decided, in one
-write. Creations are group-committed (``group_commit``): the claims of concurrent
-requests go in one multi-row statement, committed before any of them is answered. Holds the
-gateway itself placed are noted in ``holds`` so a cancel can find the drop.
+Records are created by ``Claims`` (group-committed, before the request goes on). Their
+completion with the inventory's answer is written *behind* the answer (``complete``
+posts it; batches write it): the decision itself is durable in the inventory before it
+is sent, keyed by the command id, so a record left pending by a crash is completed by
+asking again with the same command id (a retry after the lease, or the outcome URL),
+which the inventory answers with its first reply. The holds a reserve may place are
+noted in ``holds`` with its claim, so a cancel finds the drop.
+
+A sure "no" is stored as its code alone (``refusal``) and rebuilt on a replay.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from stampede_contracts import utcnow
 
 from ..domain.idempotency import IdempotencyRecord, StoredResponse
-from .group_commit import Claim, GroupCommit
+from ..domain.outcomes import Operation, refusal
+from .batching import Batcher
 
-COMPLETE = (
-    "UPDATE idempotency_keys SET response_status = %s, response_body = %s,"
-    " response_headers = %s, completed_at = now()"
-    " WHERE command_id = %s AND response_status IS NULL"
+COMPLETE_MANY = (
+    "UPDATE idempotency_keys i SET response_status = c.s, response_body = c.b,"
+    " response_headers = c.h, completed_at = now()"
+    " FROM json_to_recordset(%s::json) AS c(u uuid, k text, s int, b json, h json)"
+    " WHERE i.user_id = c.u AND i.key = c.k AND i.response_status IS NULL"
 )
-COMPLETE_WITH_HOLD = (
-    f"WITH done AS ({COMPLETE})"
-    " INSERT INTO holds (reservation_id, user_id, drop_id) VALUES (%s, %s, %s)"
-    " ON CONFLICT DO NOTHING"
-)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    user_id: UUID
+    key: str
+    response: StoredResponse
+
+    def row(self) -> dict[str, Any]:
+        return {"u": self.user_id, "k": self.key, "s": self.response.status,
+                "b": self.response.body, "h": self.response.headers}
 
 
 class IdempotencyStore:
     """``pool`` must be in autocommit (``open_pool(..., autocommit=True)``): every method
-    is one statement, so one round trip, with no BEGIN/COMMIT around it."""
+    is one statement, one round trip, with no BEGIN/COMMIT around it."""
 
-    def __init__(self, pool: AsyncConnectionPool, lease_s: float, *,
-                 max_batch: int = 512, max_flushes: int = 2) -> None:
+    def __init__(self, pool: AsyncConnectionPool, lease_s: float) -> None:
         self._pool = pool
-        self._lease = timedelta(seconds=lease_s)
-        self._group = GroupCommit(pool, max_batch=max_batch, max_flushes=max_flushes)
+        self.lease = timedelta(seconds=lease_s)
+        self._completions: Batcher[Completion, None] = Batcher(
+            self._complete_many, name="idempotency completions", max_flushes=1)
 
     async def close(self) -> None:
-        await self._group.close()
+        await self._completions.close()
 
-    async def begin(
-        self, user_id: UUID, key: str, fingerprint: str, operation: str, command_id: UUID,
-        command_json: str,
-    ) -> bool:
-        """Claim the key for a new request; False when the key is already known."""
-        return await self._group.claim(Claim(
-            user_id, key, fingerprint, operation, command_id=command_id,
-            command=command_json, lease_until=utcnow() + self._lease,
-        ))
+    def complete(self, completion: Completion) -> None:
+        """Record the answer (first one wins), behind it: see the module's docstring."""
+        self._completions.post(completion)
 
-    async def record_decided(
-        self, user_id: UUID, key: str, fingerprint: str, operation: str,
-        response: StoredResponse, body_json: str | None = None, headers_json: str | None = None,
-    ) -> bool:
-        """Store a request decided without the inventory (claimed and answered in one
-        write); False when the key is known. ``body_json``/``headers_json``: the response
-        already serialised (a constant refusal)."""
-        return await self._group.claim(Claim(
-            user_id, key, fingerprint, operation, status=response.status,
-            body=body_json if body_json is not None else json.dumps(response.body),
-            headers=headers_json if headers_json is not None else json.dumps(response.headers),
-        ))
+    async def complete_now(self, completion: Completion) -> None:
+        await self._completions.submit(completion)
+
+    async def _complete_many(self, batch: list[Completion]) -> list[None]:
+        payload = orjson.dumps([c.row() for c in batch]).decode()
+        async with self._pool.connection() as conn:
+            await conn.execute(COMPLETE_MANY, (payload,))
+        return [None] * len(batch)
 
     async def get(self, user_id: UUID, key: str) -> IdempotencyRecord | None:
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                "SELECT * FROM idempotency_keys WHERE user_id = %s AND key = %s", (user_id, key)
+                "SELECT fingerprint, operation, command_id, lease_until, response_status,"
+                " response_body, response_headers, refusal"
+                " FROM idempotency_keys WHERE user_id = %s AND key = %s", (user_id, key)
             )
             row = await cur.fetchone()
         return _record(row) if row else None
@@ -87,36 +90,17 @@ class IdempotencyStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "UPDATE idempotency_keys SET lease_until = %s WHERE user_id = %s AND key = %s"
-                " AND response_status IS NULL AND lease_until <= now() RETURNING command::text",
-                (utcnow() + self._lease, user_id, key),
+                " AND response_status IS NULL AND lease_until <= now() RETURNING command",
+                (utcnow() + self.lease, user_id, key),
             )
             row = await cur.fetchone()
         return str(row[0]) if row and row[0] is not None else None
 
-    async def complete(
-        self, command_id: UUID, response: StoredResponse, hold: tuple[UUID, UUID, UUID] | None,
-    ) -> None:
-        """Record the outcome (first one wins) and, for a new hold, who holds what where:
-        one statement, so one round trip and atomic."""
-        async with self._pool.connection() as conn:
-            if hold is None:
-                await conn.execute(COMPLETE, (
-                    response.status, Jsonb(response.body), Jsonb(response.headers), command_id))
-            else:
-                await conn.execute(COMPLETE_WITH_HOLD, (
-                    response.status, Jsonb(response.body), Jsonb(response.headers), command_id,
-                    *hold))
-
-    async def operation_of(self, command_id: UUID) -> str | None:
-        """The operation of a pending request (for a reply that came after its timeout)."""
+    async def ticket_spent(self, ticket_id: str) -> bool:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT operation FROM idempotency_keys"
-                " WHERE command_id = %s AND response_status IS NULL",
-                (command_id,),
-            )
-            row = await cur.fetchone()
-        return str(row[0]) if row else None
+                "SELECT 1 FROM idempotency_keys WHERE ticket = %s", (ticket_id,))
+            return await cur.fetchone() is not None
 
     async def hold_drop(self, user_id: UUID, reservation_id: UUID) -> UUID | None:
         async with self._pool.connection() as conn:
@@ -138,7 +122,9 @@ class IdempotencyStore:
 
 def _record(row: dict[str, Any]) -> IdempotencyRecord:
     response = None
-    if row["response_status"] is not None:
+    if row["refusal"] is not None:
+        response = refusal(Operation(row["operation"]), row["refusal"])
+    elif row["response_status"] is not None:
         response = StoredResponse(
             int(row["response_status"]), dict(row["response_body"] or {}),
             dict(row["response_headers"] or {}),

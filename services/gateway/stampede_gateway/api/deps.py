@@ -1,31 +1,20 @@
-"""Dependencies of the routes, as ``Annotated`` aliases: the running gateway, the
-caller, the admin, the idempotency key.
+"""Dependencies of the FastAPI routes, as ``Annotated`` aliases: the running gateway, the
+caller, the admin.
 
 They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker
-thread, a thread hop (and GIL hand-over) per dependency per request, which on the
-order path under a storm cost more than the work itself. None of them blocks."""
+thread, a thread hop per dependency per request. None of them blocks."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..bootstrap import Edge, Gateway
-from ..domain.idempotency import KEY_PATTERN
-from ..errors import (
-    Forbidden,
-    IdempotencyKeyMissing,
-    InvalidInput,
-    Unauthorized,
-    UpstreamUnavailable,
-)
-from ..identity import resolve_once
+from ..errors import Forbidden, Unauthorized, UpstreamUnavailable
 from ..security import Identity
 
-_KEY = re.compile(KEY_PATTERN)
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login.")
 
 
@@ -56,7 +45,7 @@ async def current_user(
         alias="X-User-Name", max_length=64,
         description="DEV_MODE only: the username shown for X-User-Id.")] = None,
 ) -> Identity:
-    who = resolve_once(request.scope, request.headers, edge.tokens, edge.settings.dev_mode)
+    who = edge.identities.resolve_once(request.scope, request.headers)
     if who is None:
         raise Unauthorized()
     return who
@@ -72,27 +61,3 @@ async def admin_user(who: CurrentUser) -> Identity:
 
 
 AdminUser = Annotated[Identity, Depends(admin_user)]
-
-
-async def idempotency_key(
-    key: Annotated[str | None, Header(
-        alias="Idempotency-Key", max_length=257,
-        description="Required. A unique key per intended request (e.g. a UUID); a retry with "
-                    "the same key replays the first answer. Kept at least 24 h. "
-                    "1-255 of A-Z a-z 0-9 . _ ~ : @ + = -",
-        examples=["5f1c3a4e-8a0b-4b7e-9d52-1b1f8c2d9e77"])] = None,
-    alias: Annotated[str | None, Header(
-        alias="X-Idempotency-Key", max_length=257,
-        description="Accepted alias of Idempotency-Key.")] = None,
-) -> str:
-    raw = (key or alias or "").strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':  # an sf-string, as the draft writes it
-        raw = raw[1:-1]
-    if not raw:
-        raise IdempotencyKeyMissing()
-    if not _KEY.match(raw):
-        raise InvalidInput("Idempotency-Key: 1-255 of A-Z a-z 0-9 . _ ~ : @ + = -")
-    return raw
-
-
-IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,7 +14,7 @@ from stampede_runtime.problems import problem_responses
 
 from ..errors import InvalidInput
 from .deps import AdminUser, GatewayDep
-from .schemas import DropCreate, DropPatch, Restock, StockStatus
+from .schemas import DropCreate, DropPatch, Restock, StockStatus, WaitingRoomFigures
 
 router = APIRouter(prefix="/api/drops", tags=["drops"])
 
@@ -48,6 +49,9 @@ def _spec_fields(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
 )
 async def create_drop(body: DropCreate, _admin: AdminUser, gw: GatewayDep) -> DropRead:
     fields = _spec_fields(body.model_dump(), utcnow())
+    if fields["waiting_room"] is None:  # the drop carries its settings from the start
+        rate, mode = gw.rooms.settings_of(None)
+        fields["waiting_room"] = {"admit_per_s": rate, "mode": mode.value}
     return await gw.drops.create(fields)
 
 
@@ -121,6 +125,25 @@ async def drop_status(drop_id: UUID, gw: GatewayDep) -> StockStatus:
 )
 async def restock(drop_id: UUID, body: Restock, _admin: AdminUser, gw: GatewayDep) -> DropRead:
     return await gw.drops.restock(drop_id, body.total_stock)
+
+
+@router.get(
+    "/{drop_id}/waiting-room", response_model=WaitingRoomFigures,
+    summary="A drop's waiting room now (admin)",
+    description="`{waiting, serving, issued, admit_per_s, mode}`, as every gateway process "
+                "sees them (the counters are shared). Change the rate or mode with `PATCH`.",
+    responses=problem_responses(404, 422, *ADMIN_ERRORS),
+)
+async def waiting_room(drop_id: UUID, _admin: AdminUser, gw: GatewayDep) -> WaitingRoomFigures:
+    if gw.edge.views.get(drop_id) is None:
+        await gw.orders.drop(drop_id)  # 404 when there is no such drop
+    room, rate, mode = await gw.rooms.figures(drop_id)
+    if room is None:
+        return WaitingRoomFigures(waiting=0, serving=0, issued=0, admit_per_s=rate,
+                                  mode=mode.value)
+    serving = room.serving_now(time.time())
+    return WaitingRoomFigures(waiting=max(0, room.issued - serving), serving=serving,
+                              issued=room.issued, admit_per_s=rate, mode=mode.value)
 
 
 @router.get(

@@ -86,6 +86,16 @@ class _DropFields(Body):
         return self
 
 
+class WaitingRoomIn(Body):
+    """A drop's waiting room: arrivals faster than ``admit_per_s`` queue for it."""
+
+    admit_per_s: Annotated[float, Field(gt=0, le=1_000_000, examples=[50],
+                                        description="Buyers let through per second.")]
+    mode: Literal["fifo", "lottery"] = Field(
+        default="fifo", description="`lottery`: the places of everyone who joined before "
+        "`starts_at` are drawn at random at the start; `fifo`: order of arrival.")
+
+
 class DropCreate(_DropFields):
     name: Name
     price_cents: Price
@@ -99,10 +109,13 @@ class DropCreate(_DropFields):
     )
     per_user_limit: PerUserLimit = 1
     reservation_ttl_seconds: Ttl = 60
+    waiting_room: WaitingRoomIn | None = Field(
+        default=None, description="Defaults: the gateway's settings (fifo).")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "name": "Air Max 1 '86 OG", "price_cents": 17000, "currency": "USD",
         "total_stock": 300, "per_user_limit": 1,
+        "waiting_room": {"admit_per_s": 50, "mode": "lottery"},
     }]})
 
 
@@ -117,6 +130,7 @@ class DropPatch(_DropFields):
     status: CreatableStatus | None = None
     per_user_limit: PerUserLimit | None = None
     reservation_ttl_seconds: Ttl | None = None
+    waiting_room: WaitingRoomIn | None = None
 
 
 class Restock(Body):
@@ -193,9 +207,20 @@ class Outcome(BaseModel):
 
 
 class QueueStatusOut(BaseModel):
-    position: int = Field(description="Place in the queue (1 = next); 0 once admitted.")
+    drop_id: UUID
+    position: int | None = Field(description="Places ahead, its own included (1 = next); 0 "
+                                 "once admitted; null until a lottery is drawn at the start.")
     admitted: bool
-    retry_after: int = Field(description="Seconds until it is worth asking again.")
+    sold_out: bool = Field(description="Nothing available and nothing held: stop waiting.")
     eta_seconds: int
-    sold_out: bool = Field(description="The drop has no stock left: no point waiting.")
-    drop_id: UUID | None = None
+    retry_after: int = Field(description="Seconds until it is worth asking again.")
+
+
+class WaitingRoomFigures(BaseModel):
+    """A drop's waiting room now (admin)."""
+
+    waiting: int = Field(description="Numbers issued and not served yet.")
+    serving: int = Field(description="Places up to here are admitted.")
+    issued: int = Field(description="Numbers handed out so far.")
+    admit_per_s: float
+    mode: Literal["fifo", "lottery"]

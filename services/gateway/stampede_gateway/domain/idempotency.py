@@ -8,18 +8,25 @@ is already known is a function of the stored record and the clock.
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 KEY_PATTERN = r"^[A-Za-z0-9._~:@+=-]{1,255}$"  # URL-safe: it is part of the outcome URL
+_KEY = re.compile(KEY_PATTERN)
 
 
-def fingerprint(method: str, path: str, body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
+def valid_key(key: str) -> bool:
+    return _KEY.match(key) is not None
+
+
+def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{method.upper()} {path}\n".encode() + canonical).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

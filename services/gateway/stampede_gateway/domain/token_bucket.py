@@ -1,7 +1,15 @@
-"""Token buckets: the per-client rate limit and the waiting room's admission rate.
+"""Token buckets: the per-client rate limit and the waiting room's direct admissions.
 
 A bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second.
 The clock is passed in (monotonic seconds), so the arithmetic is testable.
+
+Limits that must hold across gateway processes are *shared out*: with ``n`` live
+processes each enforces ``1/n`` of the rate and of the burst (``RateLimiter.share``), so
+together they never allow more than the limit, whichever process a request lands on,
+and no request waits for a shared counter. The price: a client whose every request lands
+on one process gets ``1/n`` of its limit. Connections are spread over the processes
+(SO_REUSEPORT, a load balancer), so a client with several connections, or one that
+reconnects, gets close to all of it.
 """
 
 from __future__ import annotations
@@ -56,10 +64,18 @@ class RateLimiter:
     (a forgotten client starts again with a full bucket, which only errs on the kind side)."""
 
     def __init__(self, rate: float, burst: int, *, max_clients: int = 100_000) -> None:
+        self.limit_rate = rate
+        self.limit_burst = burst
         self.rate = rate
         self.burst = burst
         self._max = max_clients
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def share(self, processes: int) -> None:
+        """Enforce this process's share of the limit: ``processes`` are live."""
+        n = max(1, processes)
+        self.rate = self.limit_rate / n
+        self.burst = max(1, math.ceil(self.limit_burst / n))
 
     def hit(self, client: str, now: float) -> Verdict:
         bucket = self._buckets.get(client)
@@ -70,6 +86,9 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(client)
+            if bucket.rate != self.rate:  # the share changed: the bucket follows
+                bucket.rate, bucket.burst = self.rate, self.burst
+                bucket.tokens = min(bucket.tokens, float(self.burst))
         return bucket.take(now)
 
     @property
