@@ -225,6 +225,11 @@ def report(run: Run) -> None:
             us = 1e6 * r[key].wrk_cpu_s / r[key].requests
             print(f"{'wrk CPU per answer, ' + r[key].name:<44} {us:>6.1f} us: one wrk thread "
                   f"could drive ~{1e6 / us:,.0f}/s on a core of its own")
+    for key in ("stampede1_paced_client", "stampede2_paced_client"):
+        if key in r and r[key].requests:
+            us = 1e6 * r[key].wrk_cpu_s / r[key].requests
+            print(f"{'wrk CPU per answer, ' + r[key].name:<44} {us:>6.1f} us (open loop: "
+                  "each request its own wake-up, on the cores the system also uses)")
     for key, text in run.sold.items():
         print(f"taken, {key:<36} {text}")
 
