@@ -101,9 +101,8 @@ def check(name: str) -> None:
     """Raise :class:`Unavailable`, saying what to install, if ``name`` cannot run."""
     if name == "redis" and importlib.util.find_spec("redis") is None:
         raise Unavailable(
-            "the Redis baseline needs the Python package `redis` in .venv: it belongs to the "
-            "dev dependency group (`.tools/bin/uv add --dev redis`); for one run, "
-            "`.tools/bin/uv pip install redis` (a later `make install` removes it)")
+            "the Redis baseline needs the Python package `redis` (in the dev dependency "
+            "group): run `make install`")
 
 
 @contextmanager

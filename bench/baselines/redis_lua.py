@@ -40,10 +40,10 @@ return {0, answer}
 def create_app(redis_url: str, drop_id: str, stock: int) -> FastAPI:
     try:
         import redis.asyncio as aioredis
-    except ImportError as exc:  # the dev group may not have it yet
+    except ImportError as exc:  # a .venv older than the dev group
         raise SystemExit(
-            "the Redis baseline needs the `redis` package: `.tools/bin/uv add --dev redis` "
-            "(or `.tools/bin/uv pip install redis` into .venv for one run)") from exc
+            "the Redis baseline needs the `redis` package (in the dev dependency group): "
+            "run `make install`") from exc
 
     state: dict[str, Any] = {}
 
