@@ -48,7 +48,6 @@ import httpx
 from ._procs import CpuSampler, children_cpu_s, machine_busy_s, own_cpu_s
 
 Mode = Literal["get", "reserve", "purchase"]
-PERCENTILES = ("50", "99", "99.9")
 
 
 @dataclass(frozen=True)
@@ -289,7 +288,6 @@ class WrkResult:
     unanswered: int = 0
     latency_from: str = "sent"
     wrk_cpu_s: float = 0.0
-    offered_per_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -299,9 +297,6 @@ class WrkResult:
     def count(self, *prefixes: str) -> int:
         """Answers whose ``kind status [code]`` key starts with any of ``prefixes``."""
         return sum(v for k, v in self.statuses.items() if k.startswith(prefixes))
-
-    def rate_of(self, *prefixes: str) -> float:
-        return self.count(*prefixes) / self.seconds if self.seconds else 0.0
 
     @property
     def wrk_cores(self) -> float:
@@ -356,7 +351,6 @@ def run_wrk(name: str, load: Load, *, wrk_bin: str = "wrk") -> WrkResult:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {err.strip()}\n{out[-1500:]}")
     result = parse_wrk(name, out)
     result.wrk_cpu_s = cpu
-    result.offered_per_s = load.rate
     if err.strip():  # a Lua error in response() etc. is only reported on stderr
         result.extra["stderr"] = err.strip()[:500]
     return result

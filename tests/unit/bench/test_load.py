@@ -87,7 +87,6 @@ def test_parse_wrk_reads_the_done_line():
     assert r.per_s == 2000 and r.seconds == 10
     assert r.latency_ms == {"50": 1.5, "99": 12.0, "99.9": 30.0, "max": 41.0}
     assert r.count("reserve 201") == 100 and r.count("reserve 409") == 19900
-    assert r.rate_of("reserve") == 2000
     assert r.unanswered == 3 and r.latency_from == "intended"
     assert "reserve:409:OUT_OF_STOCK=19900" in r.statuses_text()
     assert "socket:read=1" in r.statuses_text() and "unanswered=3" in r.statuses_text()
