@@ -110,6 +110,7 @@ class Run:
         self.results: list[WrkResult] = []
         self.idle: dict[str, float] = {}
         self.profiles: dict[str, Path] = {}
+        self.profiled = ""  # the phase that ran under py-spy
 
     def phase(self, system: str, name: str, load: Load, sampler: CpuSampler,
               idle: dict[str, float]) -> None:
@@ -156,6 +157,8 @@ def stampede(run: Run) -> None:
                     profile = a.profile and mode == "reserve" and conns == a.profile_connections
                     with profiling(run, parties, name) if profile else nullcontext():
                         run.phase("stampede", name, load, sampler, run.idle)
+                    if profile:
+                        run.profiled = name
     finally:
         stack.stop()
 
@@ -206,6 +209,9 @@ def report(run: Run) -> None:
         print(row(result))
     print(LEGEND.replace("per s: answers", "ok/s: accepted holds (purchases)") +
           "; cpu ms/ok: CPU of the whole system per accepted hold (purchase)")
+    if run.profiled:
+        print(f"{run.profiled} ran under py-spy: its figures carry the profiler's cost, and "
+              "py-spy's own CPU is in its 'others'")
     ours = [r for r in results if r.extra["system"] == "stampede"]
     if ours:
         cpu_table(ours, run.idle)
