@@ -69,7 +69,7 @@ from ._load import (
     start_stack,
 )
 from ._procs import CpuSampler, own_children, py_spy, stack_parties, top_self_frames
-from .baselines import Unavailable, baseline
+from .baselines import baseline, or_skipped
 
 PHASES = ("reserve", "purchase", "redis", "pg")
 PY_SPY = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
@@ -304,10 +304,8 @@ def main() -> None:
                 stampede(run)
             for name in ("redis", "pg"):
                 if name in args.phases:
-                    try:
+                    with or_skipped(name):
                         compare(run, name)
-                    except Unavailable as exc:
-                        print(f"{name}: skipped: {exc}", flush=True)
         finally:
             report(run)
 

@@ -76,7 +76,7 @@ from ._load import (
     taken,
 )
 from ._procs import CpuSampler, own_children, stack_parties
-from .baselines import BASELINES, Unavailable, baseline, service
+from .baselines import BASELINES, baseline, or_skipped, service
 
 PHASES = ("ceiling", "stampede1", "stampede2", "redis", "pg")
 
@@ -277,10 +277,8 @@ def main() -> None:
                 elif phase.startswith("stampede"):
                     stampede(run, int(phase[-1]), trivial)
                 else:
-                    try:
+                    with or_skipped(phase):
                         compare(run, phase)
-                    except Unavailable as exc:
-                        print(f"{phase}: skipped: {exc}", flush=True)
         finally:
             report(run)
 

@@ -106,6 +106,15 @@ def check(name: str) -> None:
 
 
 @contextmanager
+def or_skipped(name: str) -> Iterator[None]:
+    """Run a comparison; if its baseline is :class:`Unavailable`, say why and go on."""
+    try:
+        yield
+    except Unavailable as exc:
+        print(f"{name}: skipped: {exc}", flush=True)
+
+
+@contextmanager
 def baseline(name: str, work_dir: Path, drop_id: str, stock: int) -> Iterator[str]:
     """The ``redis`` or ``pg`` baseline with its store, a drop of ``stock`` seeded; yields
     the service's base URL."""
