@@ -61,16 +61,13 @@ async def _request(api: httpx.AsyncClient, sem: asyncio.Semaphore, method: str, 
     key = uuid.uuid4().hex
     headers = {**user, "Idempotency-Key": key, "Accept": "application/json"}
     async with sem:
-        for attempt in range(20):
+        for _ in range(20):  # a transport error (a process restarting): again
             try:
                 r = await api.request(method, path, headers=headers, json=json)
             except httpx.TransportError:
                 await asyncio.sleep(0.2)
                 continue
             assert r.status_code < 500, f"{r.status_code} {r.text}"
-            if r.status_code == 409 and r.json().get("code") == "REQUEST_IN_PROGRESS":
-                await asyncio.sleep(0.2 * (attempt + 1))
-                continue
             return await _resolve(api, user, key, r)
     raise AssertionError(f"{method} {path} never answered")
 

@@ -27,9 +27,17 @@ where to go (by default: the start of the new log).
 skipped (its offset still counts as done), so a reader that wants a few messages of a
 busy topic (a gateway's own replies, keyed by its instance id) decodes only those.
 
-``fetch_max_wait_ms`` is low by default because tansu answers a fetch only at that
-deadline even when data is there (Apache Kafka answers as soon as one byte is), so it
-is added to every hop of the request path; the cost is more idle fetch requests.
+A broadcast loop may read more topics in the same fetches (``also``: each a
+``Subscription`` with its own decoder, handler and start): one fetch request instead of
+one per topic, which is what a fetch costs the broker.
+
+How long a fetch may wait at the broker is paced (``FetchWaits``): tansu answers a fetch
+only at its deadline, even when data is there (Apache Kafka answers as soon as one byte
+is), so with tansu the wait is at once a hop's latency and the rate of polling, whose
+cost (in the broker) is the same whether a fetch brings data or not. So a loop fetches
+with the short ``busy_ms`` while messages flow or are expected (``expect()``: a gateway
+that just sent a command expects its reply) and with ``idle_ms`` once nothing came for
+``idle_after_s``. With Apache Kafka both may be long.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -94,15 +102,41 @@ class BaseHandler(Generic[T]):
         return 0
 
 
+@dataclass(frozen=True, slots=True)
+class FetchWaits:
+    busy_ms: int = 5
+    idle_ms: int = 100
+    idle_after_s: float = 1.0
+
+
+def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
+    """The wait of the consumer's next fetch requests. aiokafka reads it from its fetcher
+    for every request it builds (``Fetcher._fetch_max_wait_ms``; checked by a test)."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None and fetcher._fetch_max_wait_ms != wait_ms:
+        fetcher._fetch_max_wait_ms = wait_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription(Generic[T]):
+    """One topic a loop reads, and what it does with it."""
+
+    topic: TopicSpec
+    decode: Callable[[bytes | None], T]
+    handler: PartitionHandler[T]
+    select: Callable[[ConsumerRecord], bool] | None = None
+    from_beginning: bool = True
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, loop: ConsumerLoop[object]) -> None:
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._loop._revoke([tp.partition for tp in revoked])
+        await self._loop._revoke(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._loop._assign([tp.partition for tp in assigned])
+        await self._loop._assign(assigned)
 
 
 class ConsumerLoop(Generic[T]):
@@ -121,34 +155,49 @@ class ConsumerLoop(Generic[T]):
         policy: RetryPolicy = DEFAULT_POLICY,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 1_000,
-        fetch_max_wait_ms: int = 20,
+        fetch_waits: FetchWaits = FetchWaits(),
         concurrent_partitions: bool = False,
         select: Callable[[ConsumerRecord], bool] | None = None,
+        also: Sequence[Subscription[Any]] = (),
     ) -> None:
+        if also and group_id is not None:
+            raise ValueError("a group's loop reads one topic; 'also' is for broadcast loops")
         self._bootstrap = bootstrap_servers
-        self._select = select
         self._topic = topic
-        self._decode = decode
-        self._handler = handler
+        self._subs: dict[str, Subscription[Any]] = {
+            sub.topic.name: sub
+            for sub in (Subscription(topic, decode, handler, select, from_beginning), *also)
+        }
         self._dead_letters = dead_letters
         self._group_id = group_id
         self._client_id = client_id
-        self._from_beginning = from_beginning
         self._max_records = max_records
         self._policy = policy
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
-        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._waits = fetch_waits
+        self._busy_until = 0.0
         self._concurrent = concurrent_partitions
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
-        self._assigned: set[int] = set()
+        self._assigned: set[TopicPartition] = set()
         self._last_idle_check = 0.0
         self.started = asyncio.Event()
 
     @property
     def assigned(self) -> frozenset[int]:
-        return frozenset(self._assigned)
+        """The partitions of the (first) topic this loop holds."""
+        return frozenset(tp.partition for tp in self._assigned if tp.topic == self._topic.name)
+
+    def expect(self) -> None:
+        """Messages flow or are expected soon: fetch with the short wait for a while."""
+        self._busy_until = time.monotonic() + self._waits.idle_after_s
+        self._pace()
+
+    def _pace(self) -> None:
+        if self._consumer is not None:
+            busy = time.monotonic() < self._busy_until
+            set_fetch_wait(self._consumer, self._waits.busy_ms if busy else self._waits.idle_ms)
 
     async def run(self) -> None:
         """Consume until cancelled. Never returns on a bad message."""
@@ -157,11 +206,12 @@ class ConsumerLoop(Generic[T]):
             group_id=self._group_id,
             client_id=self._client_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest" if self._from_beginning else "latest",
+            auto_offset_reset="earliest" if self._subs[self._topic.name].from_beginning
+            else "latest",
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=self._heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
-            fetch_max_wait_ms=self._fetch_max_wait_ms,
+            fetch_max_wait_ms=self._waits.busy_ms,
             metadata_max_age_ms=5_000,
         )
         self._consumer = consumer
@@ -171,15 +221,19 @@ class ConsumerLoop(Generic[T]):
             self.started.set()
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+                if batches:
+                    self.expect()
+                else:
+                    self._pace()
                 async with self._lock:
                     work = [(tp, records) for tp, records in batches.items()
-                            if tp.partition in self._assigned and records]
+                            if tp in self._assigned and records]
                     if self._concurrent and len(work) > 1:
                         await self._process_concurrently(consumer, work)
                     else:
                         for tp, records in work:
                             await self._process(consumer, tp, records)
-                    await self._check_idle(consumer, {tp.partition for tp in batches})
+                    await self._check_idle(consumer, set(batches))
         finally:
             self.started.clear()
             try:
@@ -191,48 +245,58 @@ class ConsumerLoop(Generic[T]):
         if self._group_id is not None:
             consumer.subscribe([self._topic.name], listener=_Rebalance(self))  # type: ignore[arg-type]
             return
-        partitions = consumer.partitions_for_topic(self._topic.name)
-        while not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(self._topic.name)
-            if not partitions:
-                await asyncio.sleep(0.2)
-        consumer.assign([TopicPartition(self._topic.name, p) for p in sorted(partitions)])
-        await self._assign(sorted(partitions))
+        tps: list[TopicPartition] = []
+        for name in self._subs:
+            partitions = consumer.partitions_for_topic(name)
+            while not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(name)
+                if not partitions:
+                    await asyncio.sleep(0.2)
+            tps += [TopicPartition(name, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await self._assign(tps)
 
-    async def _assign(self, partitions: list[int]) -> None:
+    async def _assign(self, tps: list[TopicPartition]) -> None:
         consumer = self._consumer
         assert consumer is not None
-        positions = await self._handler.on_assigned(partitions)
-        for p in partitions:
-            tp = TopicPartition(self._topic.name, p)
-            if p in positions:
-                consumer.seek(tp, positions[p])
-            elif self._group_id is None:
-                if self._from_beginning:
-                    await consumer.seek_to_beginning(tp)
-                else:
-                    await consumer.seek_to_end(tp)
-        self._assigned.update(partitions)
+        for name, sub in self._subs.items():
+            partitions = sorted(tp.partition for tp in tps if tp.topic == name)
+            if not partitions:
+                continue
+            positions = await sub.handler.on_assigned(partitions)
+            for p in partitions:
+                tp = TopicPartition(name, p)
+                if p in positions:
+                    consumer.seek(tp, positions[p])
+                elif self._group_id is None:
+                    if sub.from_beginning:
+                        await consumer.seek_to_beginning(tp)
+                    else:
+                        await consumer.seek_to_end(tp)
+            log.info("%s: assigned partitions %s", name, partitions)
+        self._assigned.update(tps)
         self._last_idle_check = 0.0  # look for a lost log at the first idle moment
-        log.info("%s: assigned partitions %s", self._topic.name, sorted(partitions))
 
-    async def _revoke(self, partitions: list[int]) -> None:
+    async def _revoke(self, tps: list[TopicPartition]) -> None:
         async with self._lock:  # the batch in hand finishes first
-            self._assigned.difference_update(partitions)
-            await self._handler.on_revoked(partitions)
-        log.info("%s: revoked partitions %s", self._topic.name, sorted(partitions))
+            self._assigned.difference_update(tps)
+            for name, sub in self._subs.items():
+                partitions = sorted(tp.partition for tp in tps if tp.topic == name)
+                await sub.handler.on_revoked(partitions)
+                log.info("%s: revoked partitions %s", name, partitions)
 
     async def _process(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
-        batch: list[Delivered[T]] = []
-        select = self._select
+        sub = self._subs[tp.topic]
+        batch: list[Delivered[Any]] = []
+        select, decode = sub.select, sub.decode
         for record in records:
             if select is not None and not select(record):
                 continue
             try:
-                message = self._decode(record.value)
+                message = decode(record.value)
             except MalformedMessage as exc:
                 await self._dead_letter(record, f"malformed: {exc}")
                 continue
@@ -244,12 +308,10 @@ class ConsumerLoop(Generic[T]):
             )
         if batch:
             started = time.perf_counter()
-            await self._apply(tp.partition, batch)
-            metrics.batch_seconds.labels(topic=self._topic.name).observe(
-                time.perf_counter() - started
-            )
+            await self._apply(sub, tp.partition, batch)
+            metrics.batch_seconds.labels(topic=tp.topic).observe(time.perf_counter() - started)
             metrics.messages_consumed.labels(
-                topic=self._topic.name, group=self._group_id or "-"
+                topic=tp.topic, group=self._group_id or "-"
             ).inc(len(batch))
         next_offset = records[-1].offset + 1
         if self._group_id is not None:
@@ -259,7 +321,7 @@ class ConsumerLoop(Generic[T]):
                 log.warning("kafka commit failed for %s: %r", tp, exc)
         high = consumer.highwater(tp)
         if high is not None:
-            metrics.consumer_lag.labels(self._topic.name, str(tp.partition)).set(
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(0, high - next_offset)
             )
 
@@ -279,20 +341,22 @@ class ConsumerLoop(Generic[T]):
             if isinstance(result, BaseException):
                 raise result
 
-    async def _apply(self, partition: int, batch: list[Delivered[T]]) -> None:
+    async def _apply(self, sub: Subscription[Any], partition: int,
+                     batch: list[Delivered[Any]]) -> None:
+        name = sub.topic.name
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._handler.handle(partition, batch)
+                await sub.handler.handle(partition, batch)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                metrics.handler_failures.labels(topic=self._topic.name).inc()
+                metrics.handler_failures.labels(topic=name).inc()
                 transient = is_transient(exc)
                 log.warning(
-                    "%s[%d]: handler failed (attempt %d, %s): %r", self._topic.name, partition,
+                    "%s[%d]: handler failed (attempt %d, %s): %r", name, partition,
                     attempt, "transient" if transient else "error", exc,
                 )
                 if not transient and attempt >= self._policy.max_attempts:
@@ -300,37 +364,38 @@ class ConsumerLoop(Generic[T]):
                 await asyncio.sleep(self._policy.backoff(attempt))
         if len(batch) > 1:
             for one in batch:  # isolate the poison message(s)
-                await self._apply(partition, [one])
+                await self._apply(sub, partition, [one])
             return
         one = batch[0]
         await self._dead_letters.send(
-            topic=self._topic.name, partition=partition, offset=one.offset, key=one.key,
+            topic=name, partition=partition, offset=one.offset, key=one.key,
             value=one.raw, reason=f"handler: failed {self._policy.max_attempts} times",
         )
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         await self._dead_letters.send(
-            topic=self._topic.name, partition=record.partition, offset=record.offset,
+            topic=record.topic, partition=record.partition, offset=record.offset,
             key=record.key, value=record.value, reason=reason,
         )
 
-    async def _check_idle(self, consumer: AIOKafkaConsumer, busy: set[int]) -> None:
+    async def _check_idle(self, consumer: AIOKafkaConsumer, busy: set[TopicPartition]) -> None:
         now = time.monotonic()
         if now - self._last_idle_check < 1.0:
             return
         self._last_idle_check = now
-        for p in sorted(self._assigned - busy):
-            tp = TopicPartition(self._topic.name, p)
+        for tp in sorted(self._assigned - busy):
             high = consumer.highwater(tp)
             if high is None:
                 continue
             position = await consumer.position(tp)
-            metrics.consumer_lag.labels(self._topic.name, str(p)).set(max(0, high - position))
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                max(0, high - position))
             if position > high:
-                metrics.log_lost.labels(topic=self._topic.name).inc()
-                target = await self._handler.on_log_lost(p, position, high)
+                metrics.log_lost.labels(topic=tp.topic).inc()
+                target = await self._subs[tp.topic].handler.on_log_lost(
+                    tp.partition, position, high)
                 log.error(
                     "%s[%d]: position %d is beyond the log end %d: the broker lost its log; "
-                    "continuing at %d", self._topic.name, p, position, high, target,
+                    "continuing at %d", tp.topic, tp.partition, position, high, target,
                 )
                 consumer.seek(tp, target)

@@ -15,6 +15,8 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stampede_contracts import Topics
 
+from .consumer import FetchWaits
+
 S = TypeVar("S", bound="ServiceSettings")
 
 
@@ -31,10 +33,26 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     topic_namespace: str = Field(default="", pattern=r"^[a-zA-Z0-9_-]{0,40}$")
+    #: how long a fetch waits at the broker (see ``consumer.FetchWaits``). The defaults
+    #: suit the embedded broker, which answers a fetch only at that deadline; with Apache
+    #: Kafka (which answers as soon as data is there) set all three to e.g. 500.
+    kafka_fetch_wait_ms: int = Field(default=5, ge=1, le=10_000)  # on the request path
+    kafka_follow_wait_ms: int = Field(default=25, ge=1, le=10_000)  # following the events
+    kafka_idle_wait_ms: int = Field(default=100, ge=1, le=10_000)  # once nothing comes
 
     @property
     def topics(self) -> Topics:
         return Topics.for_namespace(self.topic_namespace)
+
+    @property
+    def request_waits(self) -> FetchWaits:
+        """For a loop on the request path (commands, replies)."""
+        return FetchWaits(self.kafka_fetch_wait_ms, self.kafka_idle_wait_ms)
+
+    @property
+    def follow_waits(self) -> FetchWaits:
+        """For a loop that follows the events (views, projections, fan-out)."""
+        return FetchWaits(self.kafka_follow_wait_ms, self.kafka_idle_wait_ms)
 
 
 class DatabaseSettings(ServiceSettings):

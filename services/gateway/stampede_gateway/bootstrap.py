@@ -15,7 +15,7 @@ from datetime import timedelta
 from psycopg_pool import AsyncConnectionPool
 from stampede_contracts import utcnow
 from stampede_runtime.admin import ensure_topics
-from stampede_runtime.consumer import ConsumerLoop
+from stampede_runtime.consumer import ConsumerLoop, Subscription
 from stampede_runtime.db import open_pool, ping
 from stampede_runtime.dead_letters import KafkaDeadLetters
 from stampede_runtime.producer import Producer
@@ -24,7 +24,7 @@ from stampede_runtime.tasks import TaskOwner
 from .accounts_service import Accounts
 from .adapters.accounts import AccountStore
 from .adapters.claims import Claims
-from .adapters.drop_events import DropEventsHandler, ViewEvent, decode_view_event, wanted
+from .adapters.drop_events import DropEventsHandler, decode_view_event, wanted
 from .adapters.heartbeat import Heartbeat
 from .adapters.idempotency_store import IdempotencyStore
 from .adapters.inventory import InventoryClient, RawReply, decode_reply_json
@@ -87,8 +87,7 @@ class Gateway:
     rooms: WaitingRooms
     order_path: OrderPath
     drops: DropsService
-    replies_loop: ConsumerLoop[RawReply]
-    events_loop: ConsumerLoop[ViewEvent]
+    consumer: ConsumerLoop[RawReply]
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     @classmethod
@@ -98,7 +97,8 @@ class Gateway:
         await ensure_topics(s.kafka_bootstrap_servers, topics.all())
         await upgrade(s.database_url, SCHEMA)
         pool = await open_pool(s.database_url, SCHEMA, size=s.db_pool_size, autocommit=True)
-        producer = Producer(s.kafka_bootstrap_servers, client_id=f"gateway-{s.instance_id}")
+        producer = Producer(s.kafka_bootstrap_servers, client_id=f"gateway-{s.instance_id}",
+                            linger_ms=s.command_linger_ms)
         await producer.start()
         dead_letters = KafkaDeadLetters(producer, topics.dead_letters, service="gateway")
         inventory = InventoryClient(producer, topics.commands, s.instance_id)
@@ -106,7 +106,7 @@ class Gateway:
         passwords = Passwords(memory_kib=s.argon2_memory_kib, time_cost=s.argon2_time_cost,
                               concurrency=s.hash_concurrency)
         claims = Claims(pool)
-        records = IdempotencyStore(pool, s.idempotency_lease_s)
+        records = IdempotencyStore(pool)
         room_store = RoomStore(pool)
         heartbeat = Heartbeat(pool, s.instance_id)
         rooms = WaitingRooms(
@@ -124,28 +124,26 @@ class Gateway:
             order_path=OrderPath(edge.views, claims, records, inventory, rooms, orders,
                                  s.reply_timeout_s),
             drops=DropsService(inventory, orders, edge.views, s.admin_reply_timeout_s),
-            replies_loop=ConsumerLoop(
+            # its replies and the drop events come in the same fetches (one fetch request
+            # instead of two: a fetch is what the broker's work is counted in)
+            consumer=ConsumerLoop(
                 bootstrap_servers=s.kafka_bootstrap_servers, topic=topics.replies,
                 decode=decode_reply_json, handler=inventory, dead_letters=dead_letters,
-                client_id=f"gateway-{s.instance_id}-replies", from_beginning=False,
-                select=inventory.mine,
-            ),
-            events_loop=ConsumerLoop(
-                bootstrap_servers=s.kafka_bootstrap_servers, topic=topics.events,
-                decode=decode_view_event, handler=DropEventsHandler(edge.views),
-                dead_letters=dead_letters, client_id=f"gateway-{s.instance_id}-events",
-                from_beginning=True, select=wanted,
+                client_id=f"gateway-{s.instance_id}", from_beginning=False,
+                select=inventory.mine, fetch_waits=s.request_waits,
+                also=[Subscription(topics.events, decode_view_event,
+                                   DropEventsHandler(edge.views), select=wanted)],
             ),
         )
+        inventory.on_ask = gateway.consumer.expect  # replies come: fetch them soon
         edge.limiter.share(await heartbeat.beat())
-        gateway.tasks.start("replies", gateway.replies_loop.run())
-        gateway.tasks.start("drop-events", gateway.events_loop.run())
+        gateway.tasks.start("consumer", gateway.consumer.run())
         gateway.tasks.start("waiting-rooms", rooms.run(edge.limiter.share))
         gateway.tasks.start("purge", gateway._purge_forever())
         await gateway.accounts.ensure_admin(s.admin_username, s.effective_admin_password())
         if s.dev_mode and s.admin_password is None:
             log.warning("DEV_MODE: admin %r has the password 'admin'", s.admin_username)
-        await asyncio.wait_for(gateway.replies_loop.started.wait(), 60)
+        await asyncio.wait_for(gateway.consumer.started.wait(), 60)
         log.info("gateway %s started", s.instance_id)
         return gateway
 
@@ -177,7 +175,6 @@ class Gateway:
         return {
             "database": await ping(self.pool),
             "broker": self.producer.started,
-            "replies": self.replies_loop.started.is_set(),
-            "drop_events": self.events_loop.started.is_set(),
+            "consumer": self.consumer.started.is_set(),
             "tasks": self.tasks.healthy,
         }

@@ -7,13 +7,17 @@
 3. **decide**: the key is claimed (group-committed, durable, spending the ticket if any),
    the command (id derived from user and key) goes to the drop's single writer, and its
    reply is the answer; no reply within ``REPLY_TIMEOUT_S`` is a ``202`` with the outcome
-   URL, never a false yes or no. The answer is recorded under the key behind it (the
-   inventory holds the decision by command id, so a lost record is recovered by asking
-   again);
+   URL, never a false yes or no. The answer is *not* written again here: the inventory
+   keeps every decision's first reply by command id (at least 24 h) and answers the same
+   command id with it, so a retry of the key, or its outcome URL, asks again and gets
+   the very answer (a reply that comes after its 202 is recorded, so the
+   outcome URL mostly finds it stored);
 4. **release**: the gate's place is given back.
 
-A key already known is judged by its record: replayed, refused as reused, in progress,
-or taken over (its owner is gone: the same command is sent again).
+A key already known is judged by its record: replayed (its answer stored), refused as
+reused (another request), or asked again (the same command id: the inventory decides a
+command once and answers it again with that decision, so a retry while the first is
+still in flight, or after its process died, gets the one answer).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from .errors import (
 from .waiting_room import WaitingRooms
 
 log = logging.getLogger(__name__)
+LATE_REPLY_S = 60.0  # a reply after its 202 is recorded if it comes within this
 
 
 def outcome_url(key: str) -> str:
@@ -135,7 +140,7 @@ class OrderPath:
             hold = (reservation_id_for(command_id), req.drop_id)
         claim = Claim(req.user_id, req.key, req.fingerprint, req.operation.value,
                       command_id=command_id, command=envelope.decode(),
-                      lease_until=utcnow() + self._records.lease, ticket=ticket_id, hold=hold)
+                      ticket=ticket_id, hold=hold)
         if await self._claims.claim(claim):
             return await self._ask(req, command_id, envelope)
         return await self._known(req, ticket_id)
@@ -146,7 +151,7 @@ class OrderPath:
             if ticket_id is not None:  # the key is new: its ticket was spent by another
                 raise TicketInvalid("Queue ticket refused: it was already used.")
             raise RequestInProgress(outcome_url(req.key))  # purged meanwhile: retry
-        seen = judge(record, req.fingerprint, utcnow())
+        seen = judge(record, req.fingerprint)
         if seen is Seen.REUSED:
             raise IdempotencyKeyReused()
         if seen is Seen.REPLAY:
@@ -154,30 +159,24 @@ class OrderPath:
             metrics.order_answers.labels(req.operation.value, record.response.status,
                                          "replay").inc()
             return Answer(record.response, replayed=True)
-        if seen is Seen.TAKE_OVER:
-            command = await self._records.take_over(req.user_id, req.key)
-            if command is not None:
-                log.info("taking over pending request %s (command %s)", req.key,
-                         record.command_id)
-                _, envelope = readdressed(command, self._inventory.instance_id)
-                return await self._ask(req, record.command_id, envelope)
-        raise RequestInProgress(outcome_url(req.key))
+        if record.command is None:  # a decided record always has its response
+            raise RequestInProgress(outcome_url(req.key))
+        _, envelope = readdressed(record.command, self._inventory.instance_id)
+        answer = await self._ask(req, record.command_id, envelope)
+        return Answer(answer.response, replayed=answer.response.status != 202)
 
     async def _ask(self, req: OrderRequest, command_id: UUID, envelope: bytes) -> Answer:
         reply = await self._inventory.ask(command_id, req.drop_id, envelope, self._timeout)
         if reply is None:
-            self._late[str(command_id)] = _Asked(
-                req.user_id, req.key, req.operation,
-                time.monotonic() + self._records.lease.total_seconds() + self._timeout)
+            self._expect_late(command_id, req.user_id, req.key, req.operation)
             metrics.reply_timeouts.inc()
             metrics.order_answers.labels(req.operation.value, 202, "pending").inc()
             return Answer(pending(req.key))
-        response = self._record(req.user_id, req.key, req.operation, reply)
+        response = self._answer(req.operation, reply)
         metrics.order_answers.labels(req.operation.value, response.status, "inventory").inc()
         return Answer(response)
 
-    def _record(self, user_id: UUID, key: str, operation: Operation,
-                reply: RawReply) -> StoredResponse:
+    def _answer(self, operation: Operation, reply: RawReply) -> StoredResponse:
         response = from_reply(operation, reply)
         seq = reply.get("seq")
         if reply["ok"] and seq is not None:  # read-your-writes for the view
@@ -185,8 +184,14 @@ class OrderPath:
             self._views.note(drop_id, int(seq), time.monotonic())
             if operation is Operation.CANCEL:  # stock came back: no sure "no" until seen
                 self._views.invalidate(drop_id, int(seq))
-        self._records.complete(Completion(user_id, key, response))
         return response
+
+    def _expect_late(self, command_id: UUID, user_id: UUID, key: str,
+                     operation: Operation) -> None:
+        """No reply in time: record it if it still comes (the outcome URL finds it)."""
+        self._late[str(command_id)] = _Asked(
+            user_id, key, operation,
+            time.monotonic() + LATE_REPLY_S)
 
     async def record_late_reply(self, reply: RawReply) -> None:
         now = time.monotonic()
@@ -194,27 +199,31 @@ class OrderPath:
             del self._late[command]
         asked: _Asked | None = self._late.pop(reply["command_id"], None)
         if asked is not None:
-            self._record(asked.user_id, asked.key, asked.operation, reply)
+            response = self._answer(asked.operation, reply)
+            self._records.complete(Completion(asked.user_id, asked.key, response))
             metrics.late_replies.inc()
 
     async def outcome(self, user_id: UUID, key: str) -> tuple[int, dict[str, Any]]:
-        """What became of a request (for ``GET /api/requests/{key}``)."""
+        """What became of a request (for ``GET /api/requests/{key}``): stored, or asked
+        again (the same command id: the inventory answers with its first reply)."""
         record = await self._records.get(user_id, key)
         if record is None:
             raise RequestNotFound()
-        if record.response is not None:
-            return 200, {"idempotency_key": key, "status": "completed",
-                         "response_status": record.response.status,
-                         "response": record.response.body}
-        if record.lease_until <= utcnow():
-            command = await self._records.take_over(user_id, key)
-            if command is not None:  # its reply was lost: ask again (same command id)
-                self._late[str(record.command_id)] = _Asked(
-                    user_id, key, Operation(record.operation),
-                    time.monotonic() + self._records.lease.total_seconds())
-                drop_id, envelope = readdressed(command, self._inventory.instance_id)
-                await self._inventory.send(drop_id, envelope)
-        return 202, pending(key).body
+        response = record.response
+        if response is None and record.command is not None:
+            drop_id, envelope = readdressed(record.command, self._inventory.instance_id)
+            reply = await self._inventory.ask(record.command_id, drop_id, envelope,
+                                              self._timeout)
+            if reply is None:
+                self._expect_late(record.command_id, user_id, key,
+                                  Operation(record.operation))
+            else:
+                response = self._answer(Operation(record.operation), reply)
+                self._records.complete(Completion(user_id, key, response))
+        if response is None:
+            return 202, pending(key).body
+        return 200, {"idempotency_key": key, "status": "completed",
+                     "response_status": response.status, "response": response.body}
 
     async def drop_of_hold(self, user_id: UUID, reservation_id: UUID) -> UUID | None:
         """The drop of one's hold: noted with the reserve's claim, else the read model."""

@@ -30,8 +30,10 @@ class GatewaySettings(DatabaseSettings):
 
     # request-reply with the inventory
     reply_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    #: commands sent within this many ms go to the broker in one request (the embedded
+    #: broker's cost is per request: one a command would cost more than the rest)
+    command_linger_ms: int = Field(default=4, ge=0, le=100)
     admin_reply_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    idempotency_lease_s: float = Field(default=5.0, gt=0, le=600)
     idempotency_ttl_hours: float = Field(default=25.0, ge=24, le=24 * 30)
 
     # per-client rate limit (token bucket): sustained rate and burst

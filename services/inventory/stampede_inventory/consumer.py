@@ -4,9 +4,12 @@
   counts and next offset from PostgreSQL, republish its unpublished outbox, re-arm
   the expiry timers, and resume at the stored offset;
 - per batch: skip what is already applied, dead-letter misrouted commands, decide the
-  rest, commit decisions + offset + processed ids + outbox in ONE transaction, then
-  publish events and replies (deterministic ids: a republish is a duplicate);
-- on revocation (after the batch in hand, the loop's lock): forget the partition;
+  rest, commit decisions + offset + processed ids + outbox in ONE transaction, then hand
+  the outbox to the partition's publisher (``publisher``: events and replies go out in
+  order behind the writer, which decides the next batch meanwhile; deterministic ids: a
+  republish is a duplicate);
+- on revocation (after the batch in hand, the loop's lock): let the publishing finish
+  (bounded), then forget the partition;
 - on a lost broker log: continue at the start of the new log and store that offset.
 """
 
@@ -16,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -24,27 +27,34 @@ from stampede_contracts import CommandEnvelope, Topics, utcnow
 from stampede_runtime.consumer import BaseHandler, Delivered
 from stampede_runtime.dead_letters import DeadLetterSink
 from stampede_runtime.errors import RetryPolicy, is_transient
-from stampede_runtime.producer import Outgoing, Producer
+from stampede_runtime.producer import Producer
 
 from . import metrics
-from .adapters.store import Fenced, InventoryStore, Loaded, Outbox, outbox_of
+from .adapters.store import AlreadyDecided, Fenced, InventoryStore, Loaded, outbox_of
 from .domain import DropState
 from .expiry import ExpiryTimers
+from .publisher import OutboxPublisher
 from .writer import Batch, PartitionWriter
 
 log = logging.getLogger(__name__)
 RETRY = RetryPolicy(first_backoff_s=0.2, max_backoff_s=2.0)
+REVOKE_DRAIN_S = 5.0  # a revocation waits this long for the committed to be published
 
 
 @dataclass(slots=True)
 class Owned:
-    """A partition this process writes: its writer, epoch and outbox bookkeeping."""
+    """A partition this process writes: its writer, epoch and outbox publisher."""
 
     writer: PartitionWriter
     epoch: int
     next_offset: int
-    unpublished: list[Outbox] = field(default_factory=list)
-    published_upto: int | None = None  # outbox rows to delete in the next transaction
+    publisher: OutboxPublisher
+    deleted_upto: int = 0  # outbox rows up to here are deleted (published before)
+
+    def to_delete(self) -> int | None:
+        """Outbox rows published since the last delete: deleted in the next transaction."""
+        upto = self.publisher.published_upto
+        return upto if upto is not None and upto > self.deleted_upto else None
 
 
 class InventoryHandler(BaseHandler[CommandEnvelope]):
@@ -84,14 +94,16 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         for p in partitions:
             loaded = await self._claim(p)
             owned = Owned(PartitionWriter(p, loaded.drops), loaded.epoch, loaded.next_offset,
-                          unpublished=list(loaded.outbox))
+                          OutboxPublisher(self._producer, self._topics, p))
             self._owned[p] = owned
-            if owned.unpublished:
+            if loaded.outbox:  # what the previous owner did not publish goes out first
                 log.info("partition %d: republishing %d outbox batch(es)", p,
-                         len(owned.unpublished))
-                await self._flush(owned)
-                await self._store.delete_outbox(p, owned.published_upto or 0)
-                owned.published_upto = None
+                         len(loaded.outbox))
+                for outbox in loaded.outbox:
+                    await owned.publisher.put(outbox)
+                await owned.publisher.drain()
+                await self._store.delete_outbox(p, owned.publisher.published_upto or 0)
+                owned.deleted_upto = owned.publisher.published_upto or 0
             for state in loaded.drops.values():
                 self._arm(state)
             positions[p] = loaded.next_offset
@@ -118,10 +130,18 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
     async def on_revoked(self, partitions: Sequence[int]) -> None:
         for p in partitions:
             owned = self._owned.pop(p, None)
-            if owned is not None and owned.published_upto is not None:
-                # a courtesy to the next owner, which would otherwise republish them
+            if owned is None:
+                continue
+            try:  # what is committed goes out now, or (broker away) by the next owner
+                await asyncio.wait_for(owned.publisher.drain(), REVOKE_DRAIN_S)
+            except TimeoutError:
+                log.warning("partition %d: %d outbox batch(es) left to the next owner", p,
+                            owned.publisher.backlog)
+            await owned.publisher.stop()
+            upto = owned.to_delete()
+            if upto is not None:  # a courtesy to the next owner, which would republish them
                 try:
-                    await self._store.delete_outbox(p, owned.published_upto)
+                    await self._store.delete_outbox(p, upto)
                 except Exception as exc:
                     log.warning("partition %d: outbox not trimmed on revocation: %r", p, exc)
         metrics.partitions_owned.set(len(self._owned))
@@ -133,7 +153,7 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
             try:
                 await self._store.reset_offset(partition, owned.epoch, target)
             except Fenced:
-                self._lose(partition, "fenced while resetting its offset")
+                await self._lose(partition, "fenced while resetting its offset")
                 return target
             owned.next_offset = target
         log.error("partition %d: broker log lost (stored %d > log end %d); continuing at %d",
@@ -145,33 +165,45 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         owned = self._owned.get(partition)
         if owned is None:
             return  # fenced or revoked: the partition's owner applies these
-        if owned.unpublished:  # a publish failed earlier: those messages go first
-            await self._flush(owned)
         fresh = [d for d in batch if d.offset >= owned.next_offset]
         if not fresh:
             return
         commands = [d.message for d in fresh if await self._routed(d)]
         next_offset = fresh[-1].offset + 1
-        processed = await self._store.processed([c.command_id for c in commands])
-        decided = owned.writer.decide_batch(commands, self._clock(), processed)
-        outbox = outbox_of(decided)
+        now = self._clock()
+        delete_upto = owned.to_delete()
         started = time.perf_counter()
+        # optimistic: a command id decided before is rare (a re-sent command), so the
+        # batch is decided as new and the commit itself finds out (nothing is written)
+        decided = owned.writer.decide_batch(commands, now, {})
+        outbox = outbox_of(decided)
         try:
-            outbox_id = await self._store.commit_batch(
-                partition, owned.epoch, next_offset, decided, outbox, owned.published_upto
-            )
+            try:
+                outbox_id = await self._store.commit_batch(
+                    partition, owned.epoch, next_offset, decided, outbox, delete_upto,
+                    optimistic=True,
+                )
+            except AlreadyDecided:
+                metrics.redecided.inc()
+                processed = await self._store.processed(partition,
+                                                        [c.command_id for c in commands])
+                decided = owned.writer.decide_batch(commands, now, processed)
+                outbox = outbox_of(decided)
+                outbox_id = await self._store.commit_batch(
+                    partition, owned.epoch, next_offset, decided, outbox, delete_upto
+                )
         except Fenced:
-            self._lose(partition, "another writer claimed it")
+            await self._lose(partition, "another writer claimed it")
             return
         metrics.commit_seconds.observe(time.perf_counter() - started)
         owned.writer.commit(decided)
         owned.next_offset = next_offset
-        owned.published_upto = None
-        owned.unpublished.append(replace(outbox, id=outbox_id, decided=[]))
+        if delete_upto is not None:
+            owned.deleted_upto = delete_upto
         self._count(decided)
-        await self._flush(owned)
         for state in decided.staged.values():
             self._arm(state)
+        await owned.publisher.put(replace(outbox, id=outbox_id, decided=[]))
 
     async def _routed(self, d: Delivered[CommandEnvelope]) -> bool:
         """A command must be keyed by its drop and name one drop: keying is what makes its
@@ -187,23 +219,11 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         )
         return False
 
-    async def _flush(self, owned: Owned) -> None:
-        """Publish the committed, unpublished outbox in order; then it may be deleted."""
-        started = time.perf_counter()
-        events, replies = self._topics.events, self._topics.replies
-        for outbox in owned.unpublished:
-            await self._producer.send_all(
-                [Outgoing(events, m.key, m.json) for m in outbox.events]
-                + [Outgoing(replies, m.key, m.json) for m in outbox.replies]
-            )
-        if owned.unpublished:
-            owned.published_upto = owned.unpublished[-1].id
-            owned.unpublished.clear()
-        metrics.publish_seconds.observe(time.perf_counter() - started)
-
-    def _lose(self, partition: int, why: str) -> None:
+    async def _lose(self, partition: int, why: str) -> None:
         metrics.fenced.inc()
-        self._owned.pop(partition, None)
+        owned = self._owned.pop(partition, None)
+        if owned is not None:  # its unpublished batches are the next owner's to publish
+            await owned.publisher.stop()
         metrics.partitions_owned.set(len(self._owned))
         log.warning("partition %d: let go (%s)", partition, why)
 

@@ -61,6 +61,7 @@ def build_consumer(
         client_id=f"inventory-{settings.instance_id}", max_records=settings.max_records,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        fetch_waits=settings.request_waits,
         concurrent_partitions=settings.concurrent_partitions,
     )
     metrics.holds_active.set_function(handler.holds_active)

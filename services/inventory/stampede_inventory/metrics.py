@@ -25,6 +25,10 @@ oversell_violations = Gauge(
     "stampede_inventory_oversell_violations",
     "Owned drops whose available + held + sold != total or with a negative count (must be 0)",
 )
+redecided = Counter(
+    "stampede_inventory_batches_redecided_total",
+    "Batches decided again: a command in them had been decided before (a re-sent id)",
+)
 partitions_owned = Gauge("stampede_inventory_partitions_owned", "Command partitions owned")
 fenced = Counter(
     "stampede_inventory_fenced_total",

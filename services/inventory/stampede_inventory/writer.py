@@ -18,6 +18,7 @@ from uuid import UUID
 from stampede_contracts import CommandEnvelope, Reply
 
 from .domain import Decision, DropState, decide
+from .domain.decide import Numbered
 from .domain.unchecked import maker, utc
 
 _Reply = maker(Reply)
@@ -79,10 +80,15 @@ class PartitionWriter:
         batch = Batch()
         now = utc(now)
         fresh: dict[UUID, Reply] = {}
+        again: list[tuple[int, CommandEnvelope]] = []  # decided earlier in this batch
         for envelope in envelopes:
-            stored = processed.get(envelope.command_id) or fresh.get(envelope.command_id)
+            stored = processed.get(envelope.command_id)
             if stored is not None:
                 batch.duplicates.append(readdressed(stored, envelope))
+                continue
+            if envelope.command_id in fresh:
+                again.append((len(batch.duplicates), envelope))
+                batch.duplicates.append(fresh[envelope.command_id])
                 continue
             state = batch.staged.get(envelope.drop_id)
             if state is None:
@@ -94,7 +100,46 @@ class PartitionWriter:
             reply = reply_for(envelope, decision, now)
             fresh[envelope.command_id] = reply
             batch.applied.append(Applied(envelope, decision, reply))
+        self._coalesced(batch, now)
+        final = {a.envelope.command_id: a.reply for a in batch.applied}
+        for i, envelope in again:  # their first reply, as the batch ends up numbered
+            batch.duplicates[i] = readdressed(final[envelope.command_id], envelope)
         return batch
+
+    def _coalesced(self, batch: Batch, now: datetime) -> None:
+        """One ``StockChanged`` per drop per batch, its last: it carries the stock after
+        the batch's last decision on the drop (no decision after it changes stock), which
+        is all any reader of stock needs. A reserve is one event then, not two: half the
+        events a hold costs every process that reads them. Each drop's events of the batch
+        are numbered again, gap-free, from where the drop stood; every reply names the
+        drop's seq at the end of the batch (a reader that has seen it has seen the
+        decision). Decided in memory before the commit: what is published is numbered so."""
+        last_stock: dict[UUID, int] = {}
+        for i, a in enumerate(batch.applied):
+            state = a.decision.state
+            if state is not None and any(n.event.type == "StockChanged"
+                                         for n in a.decision.events):
+                last_stock[state.drop_id] = i
+        next_seq = {d: (self.drops[d].seq if d in self.drops else 0) + 1 for d in batch.staged}
+        applied: list[Applied] = []
+        for i, a in enumerate(batch.applied):
+            decision = a.decision
+            state = decision.state
+            if state is None or not decision.events:
+                applied.append(a)
+                continue
+            drop_id = state.drop_id
+            kept = [n for n in decision.events
+                    if n.event.type != "StockChanged" or last_stock.get(drop_id) == i]
+            seq = next_seq[drop_id]
+            numbered = tuple(Numbered(seq + k, n.event) for k, n in enumerate(kept))
+            next_seq[drop_id] = seq + len(numbered)
+            applied.append(Applied(a.envelope, decision._replace(events=numbered), a.reply))
+        for drop_id, state in batch.staged.items():
+            state.seq = next_seq[drop_id] - 1
+        batch.applied = [a if a.decision.state is None
+                         else a._replace(reply=reply_for(a.envelope, a.decision, now))
+                         for a in applied]
 
     def commit(self, batch: Batch) -> None:
         """The batch is durable: its staged drops become the writer's state."""

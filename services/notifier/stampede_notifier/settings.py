@@ -24,15 +24,11 @@ class NotifierSettings(ServiceSettings):
     slow_close_timeout_s: float = Field(default=2.0, gt=0, le=60)
 
     consumer_fetch_max_wait_ms: int = Field(default=10, ge=1, le=1_000)
-    """How long the broker may hold a fetch with no data. tansu answers a fetch only at
-    that deadline even when data arrives sooner, so this bounds the delay before
-    fan-out (100 ms: about 45 ms median; 10 ms: about 6 ms, for ~100 idle fetches a
-    second)."""
-
-    queue_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1_000)
-    """The same for ``topics.queue``. Queue figures come a few times a second and may
-    wait a little: each fetch of an idle topic costs CPU (at 10 ms, two topics polled
-    take a third of a core of an idle notifier)."""
+    """How long the broker may hold a fetch while events flow (events and queue figures
+    are read by one consumer, in the same fetches). tansu answers a fetch only at that
+    deadline even when data arrives sooner, so this bounds the delay before fan-out
+    (100 ms: about 45 ms median; 10 ms: about 6 ms). Once nothing comes for a second the
+    wait is ``KAFKA_IDLE_WAIT_MS`` (polling costs the broker CPU per fetch)."""
 
     # admission
     max_connections: int = Field(default=20_000, ge=1, le=1_000_000)

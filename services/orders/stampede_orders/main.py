@@ -52,6 +52,7 @@ async def running(settings: OrdersSettings, app: FastAPI,
             dead_letters=KafkaDeadLetters(producer, topics.dead_letters, service=SERVICE),
             group_id=settings.group_id,
             client_id=f"{SERVICE}-{settings.instance_id}",
+            fetch_waits=settings.follow_waits,
             max_records=settings.max_batch,
         )
         tasks.start("orders-consumer", loop.run())

@@ -16,7 +16,7 @@ from stampede_contracts import (
     utcnow,
 )
 from stampede_inventory.adapters.schema import migrate
-from stampede_inventory.adapters.store import Fenced, InventoryStore, outbox_of
+from stampede_inventory.adapters.store import AlreadyDecided, Fenced, InventoryStore, outbox_of
 from stampede_inventory.writer import PartitionWriter
 from stampede_runtime.db import open_pool
 
@@ -47,7 +47,15 @@ async def test_new_owner_republishes_exactly_what_was_committed(fresh_database):
         out1 = outbox_of(batch1)
         id1 = await store.commit_batch(0, first.epoch, 2, batch1, out1, None)
         writer.commit(batch1)
-        processed = await store.processed([again])
+        redelivered = writer.decide_batch([  # decided as new: the commit finds it out
+            _env(ReserveStock(drop_id=drop.drop_id, user_id=user, username="x"), again)],
+            now, {})
+        with pytest.raises(AlreadyDecided):
+            await store.commit_batch(0, first.epoch, 3, redelivered, outbox_of(redelivered),
+                                     None, optimistic=True)
+        processed = await store.processed(0, [again])
+        assert list(processed) == [again]
+        assert await store.processed(1, [again]) == {}  # another partition's: not ours
         batch2 = writer.decide_batch([
             _env(ReserveStock(drop_id=drop.drop_id, user_id=user, username="x"), again,
                  reply_to="gw-2"),  # redelivered: its first reply, re-addressed

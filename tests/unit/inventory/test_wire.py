@@ -24,7 +24,7 @@ from stampede_contracts import (
     decode_event,
     decode_reply,
 )
-from stampede_inventory.adapters.store import _json_text, _text, outbox_of
+from stampede_inventory.adapters.store import outbox_of
 from stampede_inventory.domain import ids
 from stampede_inventory.wire import dt_json, envelopes_json, reply_json
 from stampede_inventory.writer import PartitionWriter
@@ -134,9 +134,3 @@ def test_ids_are_the_contracts_uuid5(some, seq):
     made = ids.event_id_for(some, seq)
     assert str(made) == str(uuid.uuid5(STAMPEDE_NS, f"event:{some}:{seq}"))
     assert made.version == 5 and hash(made) == hash(uuid.UUID(str(made)))
-
-
-def test_copy_text_escapes():
-    assert _text("plain ünï") == "plain ünï"
-    assert _text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
-    assert _json_text('{"u":"a\\"b"}') == '{"u":"a\\\\"b"}'

@@ -58,3 +58,24 @@ def test_command_without_reply_to_is_still_recorded():
     writer = PartitionWriter(0)
     batch = writer.decide_batch([env(CreateDrop(drop=spec()), reply_to=None)], T0, {})
     assert batch.applied[0].reply.reply_to == ""
+
+
+def test_a_batch_tells_the_stock_once_per_drop_and_numbers_its_events_without_gaps():
+    writer = PartitionWriter(0)
+    writer.commit(writer.decide_batch([env(CreateDrop(drop=spec(total_stock=10)))], T0, {}))
+    buyers = [uuid.uuid4() for _ in range(4)]
+    reserves = [env(ReserveStock(drop_id=DROP, user_id=u, username="u")) for u in buyers]
+    batch = writer.decide_batch(reserves, T0, {})
+    events = [(n.seq, n.event.type) for a in batch.applied for n in a.decision.events]
+    # created: seq 1 (+ its stock); then four holds and ONE stock change, at the end
+    start = writer.drops[DROP].seq + 1
+    assert events == [(start + i, "StockReserved") for i in range(4)] + [
+        (start + 4, "StockChanged")]
+    last = batch.applied[-1].decision.events[-1].event
+    assert (last.stock.available, last.stock.held) == (6, 4)  # after the batch's last hold
+    assert {a.reply.seq for a in batch.applied} == {start + 4}  # all: the batch's end
+    writer.commit(batch)
+    assert writer.drops[DROP].seq == start + 4
+    again = writer.decide_batch([env(ReserveStock(drop_id=DROP, user_id=uuid.uuid4(),
+                                                  username="v"))], T0, {})
+    assert [n.seq for n in again.applied[0].decision.events] == [start + 5, start + 6]

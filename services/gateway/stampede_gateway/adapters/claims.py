@@ -1,6 +1,6 @@
 """Claims of idempotency keys, group-committed: one multi-row statement per batch.
 
-A claim creates a key's record: *pending* (with the command to send and a lease) or
+A claim creates a key's record: *pending* (with the command to send) or
 already *decided* (the drop view's sure "no", stored as its code alone). A batch is one
 ``INSERT ... SELECT FROM json_to_recordset(%s) ON CONFLICT DO NOTHING RETURNING``, with
 the rows as one JSON parameter (the statement text does not depend on the batch size, so
@@ -17,7 +17,6 @@ row fails only its own request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 import orjson
@@ -28,10 +27,10 @@ from .batching import Batcher
 
 INSERT_MANY = (
     "WITH x AS (SELECT * FROM json_to_recordset(%s::json) AS x(u uuid, k text, f text,"
-    " o text, c uuid, cmd text, l timestamptz, s int, r text, t text, hr uuid, hd uuid)),"
+    " o text, c uuid, cmd text, s int, r text, t text, hr uuid, hd uuid)),"
     " ins AS (INSERT INTO idempotency_keys (user_id, key, fingerprint, operation, command_id,"
-    " command, lease_until, response_status, refusal, ticket, completed_at)"
-    " SELECT u, k, f, o, c, cmd, coalesce(l, now()), s, r, t,"
+    " command, response_status, refusal, ticket, completed_at)"
+    " SELECT u, k, f, o, c, cmd, s, r, t,"
     " CASE WHEN s IS NULL THEN NULL ELSE now() END FROM x"
     " ON CONFLICT DO NOTHING RETURNING user_id, key),"
     # the hold a reserve may place (its id derives from the command id): noted with the
@@ -45,8 +44,7 @@ INSERT_MANY = (
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A new record: pending (``command``, ``lease_until``) or decided (``status``,
-    ``refusal``)."""
+    """A new record: pending (``command``) or decided (``status``, ``refusal``)."""
 
     user_id: UUID
     key: str
@@ -54,7 +52,6 @@ class Claim:
     operation: str
     command_id: UUID | None = None
     command: str | None = None  # the command envelope, JSON text
-    lease_until: datetime | None = None  # None: now() (a decided record has no lease)
     status: int | None = None
     refusal: str | None = None  # the code of a sure "no"
     ticket: str | None = None  # the waiting-room ticket it spends
@@ -63,7 +60,7 @@ class Claim:
     def row(self) -> dict[str, object]:
         reservation, drop = self.hold or (None, None)
         return {"u": self.user_id, "k": self.key, "f": self.fingerprint, "o": self.operation,
-                "c": self.command_id, "cmd": self.command, "l": self.lease_until,
+                "c": self.command_id, "cmd": self.command,
                 "s": self.status, "r": self.refusal, "t": self.ticket, "hr": reservation,
                 "hd": drop}
 

@@ -1,13 +1,14 @@
 """Idempotency records in PostgreSQL, per user: shared by every gateway process and
 surviving a restart; kept ``IDEMPOTENCY_TTL_HOURS`` (at least 24 h).
 
-Records are created by ``Claims`` (group-committed, before the request goes on). Their
-completion with the inventory's answer is written *behind* the answer (``complete``
-posts it; batches write it): the decision itself is durable in the inventory before it
-is sent, keyed by the command id, so a record left pending by a crash is completed by
-asking again with the same command id (a retry after the lease, or the outcome URL),
-which the inventory answers with its first reply. The holds a reserve may place are
-noted in ``holds`` with its claim, so a cancel finds the drop.
+Records are created by ``Claims`` (group-committed, before the request goes on). The
+inventory's answer is not written back on the order path: the decision is durable in the
+inventory before it is sent, keyed by the command id, and a retry or the outcome URL
+asks again with the same command id, which the inventory answers with its
+first reply. What is learnt that way (a late reply, an outcome asked for) is written
+behind (``complete`` posts it; batches write it), so the next reader finds it stored.
+The holds a reserve may place are noted in ``holds`` with its claim, so a cancel finds
+the drop.
 
 A sure "no" is stored as its code alone (``refusal``) and rebuilt on a replay.
 """
@@ -15,14 +16,13 @@ A sure "no" is stored as its code alone (``refusal``) and rebuilt on a replay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from stampede_contracts import utcnow
 
 from ..domain.idempotency import IdempotencyRecord, StoredResponse
 from ..domain.outcomes import Operation, refusal
@@ -51,9 +51,8 @@ class IdempotencyStore:
     """``pool`` must be in autocommit (``open_pool(..., autocommit=True)``): every method
     is one statement, one round trip, with no BEGIN/COMMIT around it."""
 
-    def __init__(self, pool: AsyncConnectionPool, lease_s: float) -> None:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self.lease = timedelta(seconds=lease_s)
         self._completions: Batcher[Completion, None] = Batcher(
             self._complete_many, name="idempotency completions", max_flushes=1)
 
@@ -63,9 +62,6 @@ class IdempotencyStore:
     def complete(self, completion: Completion) -> None:
         """Record the answer (first one wins), behind it: see the module's docstring."""
         self._completions.post(completion)
-
-    async def complete_now(self, completion: Completion) -> None:
-        await self._completions.submit(completion)
 
     async def _complete_many(self, batch: list[Completion]) -> list[None]:
         payload = orjson.dumps([c.row() for c in batch]).decode()
@@ -77,24 +73,12 @@ class IdempotencyStore:
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                "SELECT fingerprint, operation, command_id, lease_until, response_status,"
-                " response_body, response_headers, refusal"
+                "SELECT fingerprint, operation, command_id, response_status,"
+                " response_body, response_headers, refusal, command"
                 " FROM idempotency_keys WHERE user_id = %s AND key = %s", (user_id, key)
             )
             row = await cur.fetchone()
         return _record(row) if row else None
-
-    async def take_over(self, user_id: UUID, key: str) -> str | None:
-        """Renew the lease of a pending record whose owner is gone; the command to
-        send again, or None when someone else took it (or it was completed)."""
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE idempotency_keys SET lease_until = %s WHERE user_id = %s AND key = %s"
-                " AND response_status IS NULL AND lease_until <= now() RETURNING command",
-                (utcnow() + self.lease, user_id, key),
-            )
-            row = await cur.fetchone()
-        return str(row[0]) if row and row[0] is not None else None
 
     async def ticket_spent(self, ticket_id: str) -> bool:
         async with self._pool.connection() as conn:
@@ -131,5 +115,6 @@ def _record(row: dict[str, Any]) -> IdempotencyRecord:
         )
     return IdempotencyRecord(
         fingerprint=row["fingerprint"], operation=row["operation"],
-        command_id=row["command_id"], lease_until=row["lease_until"], response=response,
+        command_id=row["command_id"], response=response,
+        command=row["command"],
     )

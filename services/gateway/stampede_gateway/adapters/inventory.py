@@ -69,6 +69,7 @@ class InventoryClient(BaseHandler[RawReply]):
         self._key = instance_id.encode()
         self._waiting: dict[str, asyncio.Future[RawReply]] = {}
         self.on_late_reply: LateReply | None = None
+        self.on_ask: Callable[[], None] | None = None  # a reply is expected soon
 
     def mine(self, record: ConsumerRecord) -> bool:
         """Replies are keyed by ``reply_to``: only this process's are decoded."""
@@ -79,8 +80,19 @@ class InventoryClient(BaseHandler[RawReply]):
 
     async def ask(self, command_id: UUID, drop_id: UUID, envelope: bytes,
                   timeout_s: float) -> RawReply | None:
-        """Send and wait for the reply; None on timeout (the reply may still come)."""
+        """Send and wait for the reply; None on timeout (the reply may still come). A
+        command already asked for by this process is not sent again: its askers share
+        the one reply (one key sent many times at once)."""
         key = str(command_id)
+        if self.on_ask is not None:
+            self.on_ask()
+        shared = self._waiting.get(key)
+        if shared is not None and not shared.done():
+            try:
+                async with asyncio.timeout(timeout_s):
+                    return await asyncio.shield(shared)
+            except TimeoutError:
+                return None
         future: asyncio.Future[RawReply] = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
         try:

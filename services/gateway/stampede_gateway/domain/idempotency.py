@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -41,22 +40,20 @@ class IdempotencyRecord:
     fingerprint: str
     operation: str
     command_id: Any
-    lease_until: datetime
-    response: StoredResponse | None  # None while the request is being decided
+    response: StoredResponse | None  # None: being decided, or decided and not recorded
+    command: str | None = None  # the command sent (JSON), to ask again
 
 
 class Seen(StrEnum):
     REUSED = "reused"  # same key, another request: 422
-    REPLAY = "replay"  # decided: replay the first response
-    IN_PROGRESS = "in_progress"  # being decided by a live owner: 409
-    TAKE_OVER = "take_over"  # its owner is gone (lease over): send the same command again
+    REPLAY = "replay"  # the answer is stored: replay it
+    ASK_AGAIN = "ask_again"  # sent to the inventory: send the same command id again,
+    # which is answered with the first decision (or decided once, if still in flight)
 
 
-def judge(record: IdempotencyRecord, fingerprint_: str, now: datetime) -> Seen:
+def judge(record: IdempotencyRecord, fingerprint_: str) -> Seen:
     if record.fingerprint != fingerprint_:
         return Seen.REUSED
     if record.response is not None:
         return Seen.REPLAY
-    if record.lease_until > now:
-        return Seen.IN_PROGRESS
-    return Seen.TAKE_OVER
+    return Seen.ASK_AGAIN

@@ -78,6 +78,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_partition ON outbox (partition, id);
 ALTER TABLE outbox ALTER COLUMN events SET STORAGE EXTERNAL;
 ALTER TABLE outbox ALTER COLUMN replies SET STORAGE EXTERNAL;
+-- a batch commits only under its owner's epoch: the first statement of its transaction
+-- (a pipelined one, so the check must raise, not be read back before going on)
+CREATE OR REPLACE FUNCTION owner_commits(p int, e bigint, next bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE partitions SET next_offset = next WHERE partition = p AND epoch = e;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'partition % is no longer owned at epoch %', p, e
+            USING ERRCODE = 'SF001';
+    END IF;
+END $$;
 """
 
 #: serialises concurrent start-ups (CREATE ... IF NOT EXISTS races with itself)

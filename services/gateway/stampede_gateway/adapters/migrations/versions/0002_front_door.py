@@ -1,7 +1,8 @@
 """The front door at scale: compact refusals, single-use tickets, waiting rooms, and the
 live processes that limits are shared out by.
 
-- ``idempotency_keys.refusal``: a sure "no" stored as its code alone;
+- ``idempotency_keys.refusal``: a sure "no" stored as its code alone; no lease (a key
+  whose answer is not stored is asked again, the inventory answering once per command);
   ``.ticket``: the waiting-room ticket a request spent (unique: a ticket passes once);
   ``.command`` as text and the stored answer as json, not jsonb (only ever read back
   whole: a replay gives the very bytes' order of the first answer); completions find their record by
@@ -26,6 +27,7 @@ depends_on = None
 
 DDL = """
 ALTER TABLE idempotency_keys ADD COLUMN refusal text;
+ALTER TABLE idempotency_keys DROP COLUMN lease_until;
 ALTER TABLE idempotency_keys ADD COLUMN ticket text;
 CREATE UNIQUE INDEX idempotency_keys_ticket ON idempotency_keys (ticket);
 ALTER TABLE idempotency_keys ALTER COLUMN command TYPE text USING command::text;
@@ -68,6 +70,7 @@ def downgrade() -> None:
 DROP TABLE processes; DROP TABLE rooms;
 DROP INDEX holds_age; DROP INDEX idempotency_keys_age; DROP INDEX idempotency_keys_ticket;
 ALTER TABLE idempotency_keys DROP COLUMN ticket, DROP COLUMN refusal;
+ALTER TABLE idempotency_keys ADD COLUMN lease_until timestamptz NOT NULL DEFAULT now();
 ALTER TABLE idempotency_keys ALTER COLUMN command TYPE jsonb USING command::jsonb;
 ALTER TABLE idempotency_keys ALTER COLUMN response_body TYPE jsonb USING response_body::jsonb;
 ALTER TABLE idempotency_keys ALTER COLUMN response_headers TYPE jsonb
