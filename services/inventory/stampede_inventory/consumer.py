@@ -185,24 +185,30 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
                 )
             except AlreadyDecided:
                 metrics.redecided.inc()
+                owned.writer.rollback(decided)
                 processed = await self._store.processed(partition,
                                                         [c.command_id for c in commands])
                 decided = owned.writer.decide_batch(commands, now, processed)
                 outbox = outbox_of(decided)
                 outbox_id = await self._store.commit_batch(
-                    partition, owned.epoch, next_offset, decided, outbox, delete_upto
+                    partition, owned.epoch, next_offset, decided, outbox, delete_upto,
                 )
         except Fenced:
+            owned.writer.rollback(decided)
             await self._lose(partition, "another writer claimed it")
             return
+        except BaseException:  # not committed (the loop retries it): undo its decisions
+            owned.writer.rollback(decided)
+            raise
         metrics.commit_seconds.observe(time.perf_counter() - started)
         owned.writer.commit(decided)
         owned.next_offset = next_offset
         if delete_upto is not None:
             owned.deleted_upto = delete_upto
         self._count(decided)
-        for state in decided.staged.values():
-            self._arm(state)
+        if self.timers is not None:
+            for drop_id, due in owned.writer.new_expiries(decided).items():
+                self.timers.arm_at(drop_id, due)
         await owned.publisher.put(replace(outbox, id=outbox_id, decided=[]))
 
     async def _routed(self, d: Delivered[CommandEnvelope]) -> bool:

@@ -53,6 +53,10 @@ class ExpiryTimers:
         if due is not None:
             self._arm(state.drop_id, due)
 
+    def arm_at(self, drop_id: UUID, due: datetime) -> None:
+        """A hold of the drop falls due then (the timer keeps the earliest)."""
+        self._arm(drop_id, due)
+
     def _arm(self, drop_id: UUID, due: datetime) -> None:
         current = self._armed.get(drop_id)
         if current is not None and current <= due:

@@ -19,6 +19,7 @@ from stampede_contracts import CommandEnvelope, Reply
 
 from .domain import Decision, DropState, decide
 from .domain.decide import Numbered
+from .domain.state import Journal
 from .domain.unchecked import maker, utc
 
 _Reply = maker(Reply)
@@ -34,11 +35,13 @@ class Applied(NamedTuple):
 
 @dataclass(slots=True)
 class Batch:
-    """What a batch decided; ``staged`` holds the copies of the drops it touched."""
+    """What a batch decided; ``staged``: the drops it touched (decided on in place, the
+    writes in ``journal``; a drop it created is staged until the commit)."""
 
     applied: list[Applied] = field(default_factory=list)
     duplicates: list[Reply] = field(default_factory=list)
     staged: dict[UUID, DropState] = field(default_factory=dict)
+    journal: Journal = field(default_factory=Journal)
 
     @property
     def replies(self) -> list[Reply]:
@@ -92,8 +95,9 @@ class PartitionWriter:
                 continue
             state = batch.staged.get(envelope.drop_id)
             if state is None:
-                current = self.drops.get(envelope.drop_id)
-                state = current.copy() if current is not None else None
+                state = self.drops.get(envelope.drop_id)
+                if state is not None:  # decided on in place, its writes journaled
+                    batch.journal.track(state)
             decision = decide(state, envelope.command, now, envelope.command_id)
             if decision.state is not None:
                 batch.staged[envelope.drop_id] = decision.state
@@ -120,7 +124,7 @@ class PartitionWriter:
             if state is not None and any(n.event.type == "StockChanged"
                                          for n in a.decision.events):
                 last_stock[state.drop_id] = i
-        next_seq = {d: (self.drops[d].seq if d in self.drops else 0) + 1 for d in batch.staged}
+        next_seq = {d: batch.journal.seq_before(d) + 1 for d in batch.staged}
         applied: list[Applied] = []
         for i, a in enumerate(batch.applied):
             decision = a.decision
@@ -142,8 +146,26 @@ class PartitionWriter:
                          for a in applied]
 
     def commit(self, batch: Batch) -> None:
-        """The batch is durable: its staged drops become the writer's state."""
+        """The batch is durable: its writes stand, its new drops become the writer's."""
+        batch.journal.close()
         self.drops.update(batch.staged)
+
+    def rollback(self, batch: Batch) -> None:
+        """The batch was not committed: the drops are back as they were before it."""
+        batch.journal.rollback()
+
+    def new_expiries(self, batch: Batch) -> dict[UUID, datetime]:
+        """Per drop, the earliest expiry of the holds the batch placed (their timers)."""
+        due: dict[UUID, datetime] = {}
+        for a in batch.applied:
+            state = a.decision.state
+            for n in a.decision.events:
+                e = n.event
+                if e.type == "StockReserved" and state is not None:
+                    when = e.expires_at
+                    if state.drop_id not in due or when < due[state.drop_id]:
+                        due[state.drop_id] = when
+        return due
 
     def holds_active(self) -> int:
         return sum(len(d.holds) for d in self.drops.values())

@@ -9,9 +9,23 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from aiokafka.structs import ConsumerRecord
 from stampede_runtime.consumer import BaseHandler, Delivered
 
 T = TypeVar("T")
+
+# events that give clients no message (``domain/drops.messages_for``): their drop's
+# StockChanged, in the same batch of the inventory, says all there is to say
+_SILENT = (b'"type":"StockReserved"', b'"type":"ReservationRejected"',
+           b'"type":"HoldCancelled"')
+
+
+def tells_clients(record: ConsumerRecord) -> bool:
+    """Whether an event is worth decoding: the silent ones are skipped on their bytes (no
+    username or drop name can hold a quote, so the patterns occur nowhere else). Every
+    process skips the same ones, so a drop's messages and their seqs are alike on all."""
+    value = record.value
+    return value is None or not any(pattern in value for pattern in _SILENT)
 
 
 class HubHandler(BaseHandler[T]):

@@ -21,7 +21,7 @@ from stampede_runtime.web import build_app
 from . import metrics
 from .adapters.connection import Limits, WebSocketConnection, keep_alive
 from .api import Door
-from .consumer import HubHandler
+from .consumer import HubHandler, tells_clients
 from .service import CloseCode, Hub
 from .settings import NotifierSettings
 
@@ -51,6 +51,7 @@ def create_app(settings: NotifierSettings) -> FastAPI:
     consumer = ConsumerLoop(
         bootstrap_servers=settings.kafka_bootstrap_servers, topic=settings.topics.events,
         decode=decode_event, handler=HubHandler(hub.apply), dead_letters=dead_letters,
+        select=tells_clients,
         group_id=None, client_id=f"notifier-{settings.instance_id}", from_beginning=True,
         fetch_waits=FetchWaits(settings.consumer_fetch_max_wait_ms,
                                max(settings.consumer_fetch_max_wait_ms,

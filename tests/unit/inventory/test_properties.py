@@ -72,8 +72,10 @@ def _envelope(cid, command, at):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps=steps, batch_size=st.integers(1, 7))
-def test_invariants_hold_over_any_sequence(steps, batch_size):
+@given(steps=steps, batch_size=st.integers(1, 7), failed=st.sets(st.integers(0, 30)))
+def test_invariants_hold_over_any_sequence(steps, batch_size, failed):
+    """... and a batch whose transaction fails (those numbered in ``failed``) is undone
+    whole: the state is what it was, and deciding it again gives what it would have."""
     writer = PartitionWriter(0)
     first = CreateDrop(drop=spec(total_stock=6, per_user_limit=LIMIT, reservation_ttl_seconds=3))
     processed = {}
@@ -86,6 +88,10 @@ def test_invariants_hold_over_any_sequence(steps, batch_size):
     for i in range(0, len(envelopes), batch_size):
         chunk = envelopes[i:i + batch_size]
         clock = max(clock, *(e.occurred_at for e in chunk))
+        if i // batch_size in failed:
+            before = {d: state.copy() for d, state in writer.drops.items()}
+            writer.rollback(writer.decide_batch(chunk, clock, processed))
+            assert writer.drops == before
         batch = writer.decide_batch(chunk, clock, processed)
         writer.commit(batch)
         for a in batch.applied:

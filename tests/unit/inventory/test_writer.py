@@ -18,15 +18,21 @@ def env(command, cid=None, reply_to="gw-1"):
 RESERVE = ReserveStock(drop_id=DROP, user_id=ALICE, username="alice")
 
 
-def test_uncommitted_batch_leaves_state_untouched():
+def test_an_uncommitted_batch_is_undone_whole():
     writer = PartitionWriter(3)
     writer.commit(writer.decide_batch([env(CreateDrop(drop=spec()))], T0, {}))
     before = writer.drops[DROP].copy()
+    batch = writer.decide_batch([env(RESERVE),
+                                 env(ReserveStock(drop_id=DROP, user_id=uuid.uuid4(),
+                                                  username="bob"))], T0, {})
+    assert all(a.reply.ok for a in batch.applied)
+    assert writer.drops[DROP].held == 2  # decided in place, journaled
+    writer.rollback(batch)  # the transaction failed: as if never decided
+    assert writer.drops[DROP] == before
     batch = writer.decide_batch([env(RESERVE)], T0, {})
-    assert batch.applied[0].reply.ok
-    assert writer.drops[DROP] == before  # not committed: the transaction may still fail
     writer.commit(batch)
     assert writer.drops[DROP].held == 1 and writer.holds_active() == 1
+    assert writer.drops[DROP].seq == before.seq + 2  # the undone batch left no seq behind
 
 
 def test_redelivered_command_gets_first_reply_readdressed_without_effect():
@@ -65,10 +71,10 @@ def test_a_batch_tells_the_stock_once_per_drop_and_numbers_its_events_without_ga
     writer.commit(writer.decide_batch([env(CreateDrop(drop=spec(total_stock=10)))], T0, {}))
     buyers = [uuid.uuid4() for _ in range(4)]
     reserves = [env(ReserveStock(drop_id=DROP, user_id=u, username="u")) for u in buyers]
+    start = writer.drops[DROP].seq + 1
     batch = writer.decide_batch(reserves, T0, {})
     events = [(n.seq, n.event.type) for a in batch.applied for n in a.decision.events]
-    # created: seq 1 (+ its stock); then four holds and ONE stock change, at the end
-    start = writer.drops[DROP].seq + 1
+    # four holds and ONE stock change, at the end
     assert events == [(start + i, "StockReserved") for i in range(4)] + [
         (start + 4, "StockChanged")]
     last = batch.applied[-1].decision.events[-1].event

@@ -1,19 +1,55 @@
 """The state of one drop as its single writer holds it in memory.
 
 ``decide`` updates the ``DropState`` it is given: copying a drop's maps on every
-decision made a decision O(buyers). The writer copies a drop once per batch
-(``copy()``) before deciding on it, so a batch whose transaction fails is thrown
-away whole and the state it started from is still intact.
+decision made a decision O(buyers), and so did copying them once per batch (a hot drop
+holds a hold and a count per buyer). So a batch is decided on the state itself, with a
+``Journal`` recording how to undo every write (the maps are ``Journaled`` dicts; the
+counters are saved when the batch first touches the drop): a batch whose transaction
+fails is undone whole, and the state it started from is back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from stampede_contracts import DropSpec, StockLevels
+
+_MISSING: Any = object()
+Undo = list[tuple[dict[Any, Any], Any, Any]]  # (map, key, the value it had or _MISSING)
+
+
+class Journaled(dict[Any, Any]):
+    """A dict whose writes can be undone: while a journal is open (``undo`` is a list),
+    each write first records what it replaces. Reads are the dict's own (C speed)."""
+
+    __slots__ = ("undo",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.undo: Undo | None = None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self.undo is not None:
+            self.undo.append((self, key, dict.get(self, key, _MISSING)))
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if self.undo is not None:
+            self.undo.append((self, key, dict.__getitem__(self, key)))
+        dict.__delitem__(self, key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if self.undo is not None and key in self:
+            self.undo.append((self, key, dict.__getitem__(self, key)))
+        return dict.pop(self, key, *default)
+
+    def clear(self) -> None:
+        if self.undo is not None:
+            self.undo.extend((self, k, v) for k, v in dict.items(self))
+        dict.clear(self)
 
 
 class Hold(NamedTuple):
@@ -43,10 +79,10 @@ class DropState:
     held: int = 0
     sold: int = 0
     seq: int = 0
-    holds: dict[UUID, Hold] = field(default_factory=dict)
-    hold_of_user: dict[UUID, UUID] = field(default_factory=dict)
-    counts: dict[UUID, int] = field(default_factory=dict)
-    expired: dict[UUID, UUID] = field(default_factory=dict)
+    holds: dict[UUID, Hold] = field(default_factory=Journaled)
+    hold_of_user: dict[UUID, UUID] = field(default_factory=Journaled)
+    counts: dict[UUID, int] = field(default_factory=Journaled)
+    expired: dict[UUID, UUID] = field(default_factory=Journaled)
     deleted: bool = False
 
     @property
@@ -69,9 +105,13 @@ class DropState:
 
     def copy(self) -> DropState:
         return DropState(
-            self.spec, self.held, self.sold, self.seq, dict(self.holds),
-            dict(self.hold_of_user), dict(self.counts), dict(self.expired), self.deleted,
+            self.spec, self.held, self.sold, self.seq, Journaled(self.holds),
+            Journaled(self.hold_of_user), Journaled(self.counts), Journaled(self.expired),
+            self.deleted,
         )
+
+    def maps(self) -> tuple[dict[Any, Any], ...]:
+        return self.holds, self.hold_of_user, self.counts, self.expired
 
     def next_expiry(self) -> datetime | None:
         """When the earliest active hold falls due (the writer arms its timer for it)."""
@@ -84,3 +124,47 @@ class DropState:
             and self.held == sum(h.quantity for h in self.holds.values())
         )
         return 0 if ok else 1
+
+
+class Journal:
+    """How to undo a batch's writes to the drops it decided on (see the module)."""
+
+    def __init__(self) -> None:
+        self._undo: Undo = []
+        self._saved: dict[UUID, tuple[DropState, DropSpec, int, int, int, bool]] = {}
+
+    def track(self, state: DropState) -> None:
+        """The batch is about to change this drop (once per drop and batch)."""
+        if state.drop_id in self._saved:
+            return
+        self._saved[state.drop_id] = (state, state.spec, state.held, state.sold, state.seq,
+                                      state.deleted)
+        for m in state.maps():
+            if isinstance(m, Journaled):
+                m.undo = self._undo
+
+    def seq_before(self, drop_id: UUID) -> int:
+        """The drop's seq before the batch (0: the batch created it)."""
+        saved = self._saved.get(drop_id)
+        return saved[4] if saved is not None else 0
+
+    def rollback(self) -> None:
+        """Every write undone, last first; the counters as they were."""
+        for m, key, old in reversed(self._undo):
+            if old is _MISSING:
+                dict.pop(m, key, None)
+            else:
+                dict.__setitem__(m, key, old)
+        for state, spec, held, sold, seq, deleted in self._saved.values():
+            state.spec, state.held, state.sold, state.seq, state.deleted = (
+                spec, held, sold, seq, deleted)
+        self.close()
+
+    def close(self) -> None:
+        """The writes stand (committed): stop recording."""
+        for state, *_ in self._saved.values():
+            for m in state.maps():
+                if isinstance(m, Journaled):
+                    m.undo = None
+        self._undo = []
+        self._saved.clear()

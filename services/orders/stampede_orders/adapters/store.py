@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, update
+import orjson
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -89,12 +90,9 @@ class ProjectionWriter:
         await self._write_holds(projection.holds.values())
         recorded = await self._write_purchases(projection)
         if projection.streams:
-            await self._conn.execute(
-                update(streams).where(streams.c.drop_id == bindparam("b_drop"))
-                .values(last_seq=bindparam("b_seq"), last_event_id=bindparam("b_event")),
-                [{"b_drop": d, "b_seq": s.seq, "b_event": s.event_id}
-                 for d, s in projection.streams.items()],
-            )
+            await self._conn.execute(STREAMS, {"rows": _json([
+                {"d": d, "s": s.seq, "e": s.event_id} for d, s in projection.streams.items()
+            ])})
         return recorded
 
     async def save_position(self, partition: int, next_offset: int) -> None:
@@ -143,43 +141,53 @@ class ProjectionWriter:
         for h in changes:
             if h.opened is not None:
                 opened.append({
-                    "id": h.reservation_id, "drop_id": h.drop_id, "user_id": h.opened.user_id,
-                    "quantity": h.opened.quantity, "status": h.status.value,
-                    "expires_at": h.opened.expires_at, "created_at": h.opened.created_at,
-                    "updated_at": h.updated_at,
+                    "i": h.reservation_id, "d": h.drop_id, "u": h.opened.user_id,
+                    "q": h.opened.quantity, "s": h.status.value, "e": h.opened.expires_at,
+                    "c": h.opened.created_at, "a": h.updated_at,
                 })
             else:
-                moved.append({"b_id": h.reservation_id, "b_status": h.status.value,
-                              "b_at": h.updated_at})
+                moved.append({"i": h.reservation_id, "s": h.status.value, "a": h.updated_at})
         if opened:
-            stmt = insert(holds)
-            await self._conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[holds.c.id],
-                    set_={"status": stmt.excluded.status, "updated_at": stmt.excluded.updated_at},
-                ),
-                opened,
-            )
+            await self._conn.execute(OPEN_HOLDS, {"rows": _json(opened)})
         if moved:
-            await self._conn.execute(
-                update(holds).where(holds.c.id == bindparam("b_id"))
-                .values(status=bindparam("b_status"), updated_at=bindparam("b_at")),
-                moved,
-            )
+            await self._conn.execute(MOVE_HOLDS, {"rows": _json(moved)})
 
     async def _write_purchases(self, projection: Projection) -> int:
-        rows: Sequence[dict[str, Any]] = [
-            {
-                "id": p.id, "reservation_id": p.reservation_id, "drop_id": p.drop_id,
-                "user_id": p.user_id, "username": p.username, "quantity": p.quantity,
-                "amount_cents": p.amount_cents, "currency": p.currency,
-                "created_at": p.created_at,
-            }
+        rows = [
+            {"i": p.id, "r": p.reservation_id, "d": p.drop_id, "u": p.user_id,
+             "n": p.username, "q": p.quantity, "a": p.amount_cents, "c": p.currency,
+             "t": p.created_at}
             for p in projection.purchases.values()
         ]
         if not rows:
             return 0
-        result = await self._conn.execute(
-            insert(purchases).on_conflict_do_nothing().returning(purchases.c.id), rows
-        )
+        result = await self._conn.execute(NEW_PURCHASES, {"rows": _json(rows)})
         return len(result.all())
+
+
+def _json(rows: Sequence[dict[str, Any]]) -> str:
+    return orjson.dumps(rows).decode()
+
+
+OPEN_HOLDS = text(
+    "INSERT INTO holds (id, drop_id, user_id, quantity, status, expires_at, created_at,"
+    " updated_at) SELECT i, d, u, q, s, e, c, a FROM json_to_recordset(CAST(:rows AS json))"
+    " AS x(i uuid, d uuid, u uuid, q int, s text, e timestamptz, c timestamptz,"
+    " a timestamptz)"
+    " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at"
+)
+MOVE_HOLDS = text(
+    "UPDATE holds SET status = x.s, updated_at = x.a FROM json_to_recordset(CAST(:rows AS json))"
+    " AS x(i uuid, s text, a timestamptz) WHERE holds.id = x.i"
+)
+STREAMS = text(
+    "UPDATE event_streams SET last_seq = x.s, last_event_id = x.e"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS x(d uuid, s bigint, e uuid)"
+    " WHERE event_streams.drop_id = x.d"
+)
+NEW_PURCHASES = text(
+    "INSERT INTO purchases (id, reservation_id, drop_id, user_id, username, quantity,"
+    " amount_cents, currency, created_at) SELECT i, r, d, u, n, q, a, c, t"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS x(i uuid, r uuid, d uuid, u uuid, n text,"
+    " q int, a bigint, c text, t timestamptz) ON CONFLICT DO NOTHING RETURNING id"
+)
