@@ -165,7 +165,7 @@ async def _run_partitions(
         async def one_partition(p, loaded, writer, chunks) -> None:
             offset, published = loaded.next_offset, None
             for chunk in chunks:
-                processed = await store.processed([c.command_id for c in chunk])
+                processed = await store.processed(p, [c.command_id for c in chunk])
                 decided = writer.decide_batch(chunk, NOW, processed)
                 offset += len(chunk)
                 published = await store.commit_batch(

@@ -34,7 +34,7 @@ REQUIRED_ENV = {
     "notifier": COMMON_ENV,
 }
 # Never a literal value in a manifest: these come from a Secret / the .env file.
-SECRET_ENV = {"DATABASE_URL", "ADMIN_PASSWORD", "JWT_SECRET"}
+SECRET_ENV = {"DATABASE_URL", "ADMIN_PASSWORD", "JWT_SECRET", "TICKET_SECRET"}
 PLACEHOLDER = "CHANGE_ME"
 
 

@@ -99,9 +99,20 @@ def test_compose_postgres_has_a_volume_and_ports_are_published() -> None:
     assert pg["image"] == "postgres:17"
     assert any(v.endswith(":/var/lib/postgresql/data") for v in pg["volumes"])
     assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
-    assert any(p.endswith(":8000") for p in services["gateway"]["ports"])
     assert any(p.endswith(":8001") for p in services["notifier"]["ports"])
     assert not services["inventory"].get("ports"), "replicas cannot share a host port"
+
+
+def test_compose_gateway_replicas_sit_behind_the_edge_with_no_affinity() -> None:
+    services = compose()["services"]
+    assert not services["gateway"].get("ports"), "replicas cannot share a host port"
+    edge = services["edge"]
+    assert any(p.endswith(":8000") for p in edge["ports"])
+    conf = (COMPOSE_DIR / "edge.conf").read_text()
+    assert "proxy_pass $gateway" in conf and "resolver 127.0.0.11" in conf
+    assert "hash" not in conf and "sticky" not in conf and "ip_hash" not in conf
+    env = services["gateway"]["environment"]
+    assert env["TICKET_SECRET"].startswith("${TICKET_SECRET:?")  # shared by every replica
 
 
 def test_compose_inventory_replicas_within_partitions() -> None:

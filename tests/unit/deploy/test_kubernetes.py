@@ -244,7 +244,8 @@ def test_k8s_secret_values_are_placeholders() -> None:
     secret = of_kind(base_docs(), "Secret")["stampede-secrets"]
     assert "data" not in secret  # base64 would hide what is in it
     values = secret["stringData"]
-    assert set(values) == {"DATABASE_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD", "JWT_SECRET"}
+    assert set(values) == {"DATABASE_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD", "JWT_SECRET",
+                           "TICKET_SECRET"}
     for key in SECRET_ENV:
         assert PLACEHOLDER in values[key], f"{key} is not a clearly-marked placeholder"
     assert "TEMPLATE" in (BASE / "secret.yaml").read_text()
