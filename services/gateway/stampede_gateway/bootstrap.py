@@ -18,6 +18,7 @@ from stampede_runtime.admin import ensure_topics
 from stampede_runtime.consumer import ConsumerLoop, Subscription
 from stampede_runtime.db import open_pool, ping
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.gc_tuning import tune_gc
 from stampede_runtime.producer import Producer
 from stampede_runtime.tasks import TaskOwner
 
@@ -144,6 +145,7 @@ class Gateway:
         if s.dev_mode and s.admin_password is None:
             log.warning("DEV_MODE: admin %r has the password 'admin'", s.admin_username)
         await asyncio.wait_for(gateway.consumer.started.wait(), 60)
+        tune_gc()  # what start-up loaded is long-lived: no collection walks it again
         log.info("gateway %s started", s.instance_id)
         return gateway
 

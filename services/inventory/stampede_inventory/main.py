@@ -4,7 +4,6 @@ timers, retention) and the readiness checks. Nothing connects before the lifespa
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from stampede_runtime.admin import ensure_topics
 from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.db import open_pool, ping
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.gc_tuning import tune_gc
 from stampede_runtime.logs import configure_logging
 from stampede_runtime.ops import ReadinessCheck
 from stampede_runtime.producer import Producer
@@ -32,15 +32,6 @@ from .expiry import ExpiryTimers
 from .settings import InventorySettings
 
 log = logging.getLogger(__name__)
-
-
-def tune_gc() -> None:
-    """The writer allocates a few small objects per decision and keeps a large, long-lived
-    state; at the default thresholds the collector walked that state every few hundred
-    decisions (a quarter to a half of the writer's time in bench.inventory_decisions)."""
-    gc.collect()
-    gc.freeze()  # what is loaded so far is long-lived: keep it out of every collection
-    gc.set_threshold(50_000, 20, 100)
 
 
 def build_consumer(
