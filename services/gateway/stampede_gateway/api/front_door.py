@@ -221,21 +221,24 @@ class FrontDoor:
         await call.answer(r.status, orjson.dumps(r.body), content_type, r.headers, raw)
 
     # -- the routes -----------------------------------------------------------------------
-    async def reserve(self, call: Call) -> None:
+    async def on_drop(self, call: Call, model: type[BaseModel]
+                      ) -> tuple[Identity, str, UUID, Any]:
+        """What ``/api/drops/{drop_id}/…`` routes read first: the caller, the key, the drop,
+        the body (optional)."""
         who = self.caller(call)
         key = self.idempotency_key(call)
         drop_id = path_uuid(call.path.split("/")[3], "drop_id")
-        body: ReserveBody = await self.body(call, ReserveBody, required=False)
+        return who, key, drop_id, await self.body(call, model, required=False)
+
+    async def reserve(self, call: Call) -> None:
+        who, key, drop_id, body = await self.on_drop(call, ReserveBody)
         command = {"type": "ReserveStock", "drop_id": drop_id, "user_id": who.user_id,
                    "username": who.username, "quantity": body.quantity}
         await self.order_path(call, who, key, Operation.RESERVE, drop_id, command,
                               {"quantity": body.quantity}, body.quantity)
 
     async def purchase(self, call: Call) -> None:
-        who = self.caller(call)
-        key = self.idempotency_key(call)
-        drop_id = path_uuid(call.path.split("/")[3], "drop_id")
-        body: PurchaseBody = await self.body(call, PurchaseBody, required=False)
+        who, key, drop_id, body = await self.on_drop(call, PurchaseBody)
         command = {"type": "ConfirmPurchase", "drop_id": drop_id, "user_id": who.user_id,
                    "username": who.username, "reservation_id": body.reservation_id}
         reservation = str(body.reservation_id) if body.reservation_id else None

@@ -3,7 +3,8 @@ live processes that limits are shared out by.
 
 - ``idempotency_keys.refusal``: a sure "no" stored as its code alone; no lease (a key
   whose answer is not stored is asked again, the inventory answering once per command);
-  ``.ticket``: the waiting-room ticket a request spent (unique: a ticket passes once);
+  ``.ticket``: the waiting-room ticket a request spent (unique: a ticket passes once;
+  the index only holds the rows that spent one, so a refusal costs no entry in it);
   ``.command`` as text and the stored answer as json, not jsonb (only ever read back
   whole: a replay gives the very bytes' order of the first answer); completions find their record by
   key, so the command-id index goes; age is indexed by BRIN (rows come in time order).
@@ -29,7 +30,7 @@ DDL = """
 ALTER TABLE idempotency_keys ADD COLUMN refusal text;
 ALTER TABLE idempotency_keys DROP COLUMN lease_until;
 ALTER TABLE idempotency_keys ADD COLUMN ticket text;
-CREATE UNIQUE INDEX idempotency_keys_ticket ON idempotency_keys (ticket);
+CREATE UNIQUE INDEX idempotency_keys_ticket ON idempotency_keys (ticket) WHERE ticket IS NOT NULL;
 ALTER TABLE idempotency_keys ALTER COLUMN command TYPE text USING command::text;
 ALTER TABLE idempotency_keys ALTER COLUMN response_body TYPE json USING response_body::json;
 ALTER TABLE idempotency_keys ALTER COLUMN response_headers TYPE json
