@@ -43,6 +43,13 @@ class StackSettings(BaseSettings):
     admin_username: str = "admin"
     admin_password: str = "admin"
     log_level: str = "INFO"
+    #: where browsers reach the notifier (the storefront's pages connect there);
+    #: default ws://127.0.0.1:NOTIFIER_PORT/ws
+    notifier_public_url: str | None = None
+    #: the notifier's allowed browser origins; default the gateway's own origins
+    #: (localhost and 127.0.0.1) and CORS_ALLOW_ORIGINS (storefronts elsewhere)
+    allowed_origins: str | None = None
+    cors_allow_origins: str = ""
 
 
 @dataclass
@@ -66,6 +73,9 @@ class Stack:
     gateway_workers: int = 1
     notifier_workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    notifier_public_url: str | None = None
+    allowed_origins: str | None = None
+    cors_allow_origins: str = ""
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -80,7 +90,8 @@ class Stack:
             kafka_bootstrap_servers=s.kafka_bootstrap_servers, database_url=s.database_url,
             admin_username=s.admin_username, admin_password=s.admin_password,
             log_level=s.log_level, gateway_workers=s.gateway_workers,
-            notifier_workers=s.notifier_workers,
+            notifier_workers=s.notifier_workers, notifier_public_url=s.notifier_public_url,
+            allowed_origins=s.allowed_origins, cors_allow_origins=s.cors_allow_origins,
         )
 
     @classmethod
@@ -151,7 +162,7 @@ class Stack:
                        {"INSTANCE_ID": f"inventory-{i}"})
         self._make("orders", "stampede_orders", self.orders_port, {"INSTANCE_ID": "orders"})
         self._make_workers("notifier", "stampede_notifier", self.notifier_port,
-                           self.notifier_workers, {})
+                           self.notifier_workers, {"ALLOWED_ORIGINS": self.browser_origins()})
         self._make_workers("gateway", "stampede_gateway", self.gateway_port,
                            self.gateway_workers, {
             "ORDERS_URL": f"http://127.0.0.1:{self.orders_port}",
@@ -161,7 +172,16 @@ class Stack:
             # every process signs and verifies tokens and tickets with the same secrets
             "JWT_SECRET": secret,
             "TICKET_SECRET": self.extra_env.get("TICKET_SECRET") or f"ticket:{secret}",
+            "NOTIFIER_PUBLIC_URL": self.notifier_public_url or self.notifier_ws_url,
         })
+
+    def browser_origins(self) -> str:
+        """The origins whose pages may open the notifier's WebSocket: the gateway's own
+        (its storefront) unless ``allowed_origins`` says otherwise, and CORS's."""
+        if self.allowed_origins:
+            return self.allowed_origins
+        own = [f"http://{host}:{self.gateway_port}" for host in ("localhost", "127.0.0.1")]
+        return ",".join([*own, *(o for o in self.cors_allow_origins.split(",") if o.strip())])
 
     def add_gateway(self, port: int | None = None) -> ServiceProcess:
         """One more gateway process, on a port of its own (a test's "second machine"),

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from stampede_runtime.web import build_app
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .api import auth, drops, me, order_routes, problem_map
+from .api import auth, drops, me, order_routes, problem_map, storefront
 from .api.edge_limits import Guards
 from .api.front_door import Call, FrontDoor
 from .bootstrap import Edge, Gateway
@@ -62,6 +63,7 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
     problem_map.install(app)
     for router in (auth.router, drops.router, order_routes.router, me.router):
         app.include_router(router)
+    storefront.install(app)
 
     async def refuse(scope: Scope, receive: Receive, send: Send, exc: GatewayError) -> None:
         await Call(scope, receive, send).refuse(exc)
@@ -72,4 +74,15 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
     )
     front = FrontDoor(app, edge, lambda: app.state.gateway)
     app.state.front_door = front
-    return front
+    if not settings.cors_origins:
+        return front
+    # outside the front door, so its hot routes answer preflights and carry the headers too
+    return CORSMiddleware(
+        front, allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
+                       "X-Idempotency-Key", "X-Queue-Ticket"],
+        expose_headers=["Location", "Retry-After", "X-Queue-Ticket", "Idempotent-Replayed",
+                        "RateLimit", "RateLimit-Policy"],
+        max_age=600,
+    )

@@ -53,6 +53,13 @@ class GatewaySettings(DatabaseSettings):
     #: newcomers queue (the process is over capacity)
     gate_max_in_flight: int = Field(default=2_000, ge=1, le=100_000)
 
+    # the storefront (api/storefront.py) and storefronts on other origins
+    #: the notifier's WebSocket as a browser reaches it (the pages connect there)
+    notifier_public_url: str = Field(default="ws://localhost:8001/ws", pattern=r"^wss?://\S+$")
+    #: comma-separated origins (scheme://host[:port]) whose pages may call the API
+    #: (CORS); empty: none, only the gateway's own pages
+    cors_allow_origins: str = ""
+
     # input limits
     max_body_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
     max_header_bytes: int = Field(default=8 * 1024, ge=1024, le=64 * 1024)
@@ -67,6 +74,10 @@ class GatewaySettings(DatabaseSettings):
         if missing:
             raise ValueError(f"{' and '.join(missing)} required when DEV_MODE is false")
         return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_allow_origins.split(",") if o.strip()]
 
     def effective_jwt_secret(self) -> str:
         if self.jwt_secret is None:  # dev mode only (validated above)

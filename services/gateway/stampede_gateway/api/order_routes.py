@@ -6,11 +6,9 @@ make FastAPI read and validate them before the front door does)."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from stampede_runtime.problems import problem_responses
 from starlette.types import Receive, Scope, Send
@@ -32,7 +30,6 @@ from .schemas import (
 
 router = APIRouter()
 _COMMON = (400, 401, 403, 413, 422, 429, 503)
-_PAGE = files("stampede_gateway").joinpath("static/waiting_room.html")
 
 
 class Delegated(Response):
@@ -202,10 +199,3 @@ async def outcome(request: Request) -> Response:
 async def ticket_status(request: Request) -> Response:
     front = _front(request)
     return Delegated(front, front.ticket_status)
-
-
-@router.get("/waiting-room", response_class=HTMLResponse, tags=["waiting room"],
-            summary="The waiting room page",
-            description="Shows the buyer's place and follows it without a reload.")
-async def waiting_room_page() -> HTMLResponse:
-    return HTMLResponse(_PAGE.read_text(encoding="utf-8"), headers={"Cache-Control": "no-store"})
