@@ -83,6 +83,9 @@ class WaitingRoomSpec(Frozen):
     faster than ``admit_per_s`` queue; ``lottery`` draws the places of those who joined
     before the start at random, ``fifo`` keeps the order of arrival."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={
+        "examples": [{"admit_per_s": 50.0, "mode": "lottery"}]})
+
     admit_per_s: Annotated[float, Field(gt=0, le=1_000_000)]
     mode: Literal["fifo", "lottery"] = "fifo"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -16,11 +17,22 @@ def ops_router(checks: Mapping[str, ReadinessCheck], instance_id: str = "") -> A
     names the process (``instance``), so processes sharing a port can be told apart."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Liveness: the process answers")
+    def example(value: object, media: str = "application/json") -> dict[int | str, Any]:
+        return {200: {"content": {media: {"example": value}}}}
+
+    @router.get("/healthz", summary="Liveness: the process answers",
+                responses=example({"status": "ok"}))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: connected to its broker and database")
+    @router.get("/readyz", summary="Readiness: connected to its broker and database",
+                responses={**example({"status": "ready", "checks": dict.fromkeys(checks, True),
+                                      "instance": "gateway-0"}),
+                           503: {"description": "Not ready (yet): which check failed.",
+                                 "content": {"application/json": {"example": {
+                                     "status": "not ready",
+                                     "checks": dict.fromkeys(checks, False),
+                                     "instance": "gateway-0"}}}}})
     async def readyz() -> JSONResponse:
         results: dict[str, bool] = {}
         for name, check in checks.items():
@@ -35,7 +47,9 @@ def ops_router(checks: Mapping[str, ReadinessCheck], instance_id: str = "") -> A
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+                responses=example("# TYPE process_cpu_seconds_total counter\n"
+                                  "process_cpu_seconds_total 1.5\n", CONTENT_TYPE_LATEST))
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -10,7 +10,7 @@ from stampede_runtime.web import build_app
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .api import auth, drops, me, order_routes, problem_map, storefront
+from .api import auth, drops, me, openapi_doc, order_routes, problem_map, storefront
 from .api.edge_limits import Guards
 from .api.front_door import Call, FrontDoor
 from .bootstrap import Edge, Gateway
@@ -21,8 +21,7 @@ DESCRIPTION = """
 The public API of Stampede, a flash-sale backend.
 
 * Errors are RFC 9457 problem documents (`application/problem+json`) with an upper-case `code`.
-* Authenticate with `Authorization: Bearer <access token>` (see `/api/auth/login`); in
-  development mode `X-User-Id` (+ `X-User-Name`) identifies a user without a token.
+* Authenticate with `Authorization: Bearer <access token>` (see `/api/auth/login`).
 * Every order-path request (reserve, purchase, order, cancel) needs an `Idempotency-Key`
   (alias `X-Idempotency-Key`): a retry with the same key replays the first answer
   (`Idempotent-Replayed: true`); the same key for another request is `422
@@ -63,6 +62,7 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
     problem_map.install(app)
     for router in (auth.router, drops.router, order_routes.router, me.router):
         app.include_router(router)
+    openapi_doc.install(app, settings)
     storefront.install(app)
 
     async def refuse(scope: Scope, receive: Receive, send: Send, exc: GatewayError) -> None:

@@ -1,5 +1,7 @@
 """A bounded property-based run of every operation of /openapi.json against the running
-system: no 5xx, and every answer conforms to the schema (status, content type, body)."""
+system: no 5xx, and every answer conforms to the schema (status, content type, body,
+the problem document of every error). The documented request examples are sent too,
+each answer checked the same way."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Callable
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -25,10 +28,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES_PER_OPERATION = 10  # per operation and generation mode
 
 
-def fuzz(operation, mode: GenerationMode, base: str, identity: dict[str, str],
-         statuses: dict[int, int], failures: list[str]) -> Callable[[], None]:
-    @given(case=operation.as_strategy(mode))
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+def fuzz(operation, strategy, base: str, identity: dict[str, str],
+         statuses: dict[int, int], failures: list[str],
+         examples: int = EXAMPLES_PER_OPERATION) -> Callable[[], None]:
+    @given(case=strategy)
+    @settings(max_examples=examples, deadline=None, database=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case) -> None:
         headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
@@ -53,16 +57,24 @@ def test_the_api_keeps_its_schema(shared_stack):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
 
+    documented = 0
     for operation in operations:
-        for mode in GenerationMode:  # valid requests, and invalid ones (must be 4xx)
+        explicit = schema.get_strategies_from_examples(operation)
+        documented += len(explicit)
+        runs = [(operation.as_strategy(mode), EXAMPLES_PER_OPERATION) for mode in GenerationMode]
+        if explicit:  # the documented examples, as sent by a client reading the document
+            runs.append((st.one_of(explicit), 2 * len(explicit)))
+        for strategy, examples in runs:  # valid, invalid (must be 4xx), documented
             try:
-                fuzz(operation, mode, base, identity, statuses, failures)()
+                fuzz(operation, strategy, base, identity, statuses, failures, examples)()
             except Unsatisfiable:  # no invalid request exists (e.g. /healthz has no input)
                 continue
             except (Exception, BaseExceptionGroup) as exc:  # check failures: recorded
                 if not failures or operation.path not in failures[-1]:
                     failures.append(f"{operation.method.upper()} {operation.path}: {exc!r}"[:2000])
     assert not failures, "\n\n".join(failures)
-    print("schemathesis statuses:", dict(sorted(statuses.items())))
+    print("schemathesis statuses:", dict(sorted(statuses.items())),
+          f"documented request examples: {documented}")
+    assert documented >= 10  # the request bodies' examples reached the run
     assert sum(statuses.values()) >= EXAMPLES_PER_OPERATION * len(operations) // 3
     assert any(200 <= s < 300 for s in statuses)

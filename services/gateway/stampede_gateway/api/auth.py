@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Response, status
-from stampede_runtime.problems import problem_responses
 
 from .deps import GatewayDep
+from .responses import EDGE, JSON_BODY, errors, success
 from .schemas import Credentials, LoginBody, RefreshBody, TokenPairOut, UserOut
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
     summary="Create a buyer account",
     description="Passwords are hashed with argon2id. Errors: `409 USERNAME_TAKEN`, "
                 "`422 VALIDATION_ERROR`.",
-    responses=problem_responses(400, 409, 413, 422, 429),
+    responses={**success(201), **errors(*EDGE, *JSON_BODY, "USERNAME_TAKEN",
+                                                "UPSTREAM_UNAVAILABLE")},
 )
 async def signup(body: Credentials, gw: GatewayDep) -> UserOut:
     account = await gw.accounts.signup(body.username, body.password)
@@ -28,7 +29,8 @@ async def signup(body: Credentials, gw: GatewayDep) -> UserOut:
 @router.post(
     "/login", response_model=TokenPairOut, summary="Log in: access and refresh tokens (JWT)",
     description="Errors: `401 INVALID_CREDENTIALS`.",
-    responses=problem_responses(400, 401, 413, 422, 429),
+    responses={**success(200), **errors(*EDGE, *JSON_BODY, "INVALID_CREDENTIALS",
+                                        "UPSTREAM_UNAVAILABLE")},
 )
 async def login(body: LoginBody, gw: GatewayDep) -> TokenPairOut:
     pair = await gw.accounts.login(body.username, body.password)
@@ -38,7 +40,8 @@ async def login(body: LoginBody, gw: GatewayDep) -> TokenPairOut:
 @router.post(
     "/refresh", response_model=TokenPairOut, summary="Trade a refresh token for a new pair",
     description="The refresh token is spent (rotation). Errors: `401 INVALID_TOKEN`.",
-    responses=problem_responses(400, 401, 413, 422, 429),
+    responses={**success(200), **errors(*EDGE, *JSON_BODY, "INVALID_TOKEN",
+                                        "UPSTREAM_UNAVAILABLE")},
 )
 async def refresh(body: RefreshBody, gw: GatewayDep) -> TokenPairOut:
     pair = await gw.accounts.refresh(body.refresh_token)
@@ -48,7 +51,8 @@ async def refresh(body: RefreshBody, gw: GatewayDep) -> TokenPairOut:
 @router.post(
     "/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
     summary="Revoke a refresh token", description="Errors: `401 INVALID_TOKEN`.",
-    responses=problem_responses(400, 401, 413, 422, 429),
+    responses={**success(204), **errors(*EDGE, *JSON_BODY, "INVALID_TOKEN",
+                                        "UPSTREAM_UNAVAILABLE")},
 )
 async def logout(body: RefreshBody, gw: GatewayDep) -> Response:
     await gw.accounts.logout(body.refresh_token)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..bootstrap import Edge, Gateway
@@ -38,13 +38,10 @@ async def current_user(
     request: Request,
     edge: EdgeDep,
     _token: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    _x_user_id: Annotated[str | None, Header(
-        alias="X-User-Id", max_length=64,
-        description="DEV_MODE only: act as this user (UUID) without a token.")] = None,
-    _x_user_name: Annotated[str | None, Header(
-        alias="X-User-Name", max_length=64,
-        description="DEV_MODE only: the username shown for X-User-Id.")] = None,
 ) -> Identity:
+    """The caller: a bearer token, or in DEV_MODE ``X-User-Id`` (+ ``X-User-Name``,
+    ``X-User-Role``), read by ``identities`` (the document names the development headers
+    as a security scheme only when DEV_MODE is on: ``openapi_doc``)."""
     who = edge.identities.resolve_once(request.scope, request.headers)
     if who is None:
         raise Unauthorized()

@@ -10,17 +10,19 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import ValidationError
 from stampede_contracts import DropRead, DropSpec, Page, PublicPurchase, utcnow
-from stampede_runtime.problems import problem_responses
 
 from ..errors import InvalidInput
 from .deps import AdminUser, GatewayDep
+from .responses import ADMIN, CALLER, EDGE, errors, success
 from .schemas import DropCreate, DropPatch, Restock, StockStatus, WaitingRoomFigures
 
 router = APIRouter(prefix="/api/drops", tags=["drops"])
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
-ADMIN_ERRORS = (400, 401, 403, 413, 422, 429, 503, 504)
+#: a public read's answers
+READ = {**success(200), **errors(*EDGE, "VALIDATION_ERROR", "DROP_NOT_FOUND",
+                                  "UPSTREAM_UNAVAILABLE")}
 
 
 def _spec_fields(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def _spec_fields(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     summary="Create a drop (admin)",
     description="Sent to the drop's single writer (the inventory); answered with the drop "
                 "once it is decided. Status derives from `starts_at` when absent.",
-    responses=problem_responses(409, *ADMIN_ERRORS),
+    responses={**success(201), **errors(*ADMIN)},
 )
 async def create_drop(body: DropCreate, _admin: AdminUser, gw: GatewayDep) -> DropRead:
     fields = _spec_fields(body.model_dump(), utcnow())
@@ -59,7 +61,7 @@ async def create_drop(body: DropCreate, _admin: AdminUser, gw: GatewayDep) -> Dr
     "", response_model=Page[DropRead], summary="List active drops",
     description="Active drops (scheduled, or live within their window) with "
                 "`available_stock` and the 3 latest purchasers; `active=false` lists all.",
-    responses=problem_responses(422, 429, 503),
+    responses={**success(200), **errors(*EDGE, "VALIDATION_ERROR", "UPSTREAM_UNAVAILABLE")},
 )
 async def list_drops(gw: GatewayDep, limit: Limit = 20, offset: Offset = 0,
                      active: bool = True) -> Page[DropRead]:
@@ -68,7 +70,7 @@ async def list_drops(gw: GatewayDep, limit: Limit = 20, offset: Offset = 0,
 
 @router.get(
     "/{drop_id}", response_model=DropRead, summary="One drop",
-    responses=problem_responses(404, 422, 429, 503),
+    responses=READ,
 )
 async def get_drop(drop_id: UUID, gw: GatewayDep) -> DropRead:
     return await gw.orders.drop(drop_id)
@@ -77,7 +79,7 @@ async def get_drop(drop_id: UUID, gw: GatewayDep) -> DropRead:
 @router.patch(
     "/{drop_id}", response_model=DropRead, summary="Change a drop (admin)",
     description="Only the fields given change; stock changes with `/restock`.",
-    responses=problem_responses(404, 409, *ADMIN_ERRORS),
+    responses={**success(200), **errors(*ADMIN, "DROP_NOT_FOUND")},
 )
 async def update_drop(drop_id: UUID, body: DropPatch, _admin: AdminUser,
                       gw: GatewayDep) -> DropRead:
@@ -99,7 +101,7 @@ async def update_drop(drop_id: UUID, body: DropPatch, _admin: AdminUser,
     "/{drop_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
     summary="Delete a drop (admin)",
     description="Only a drop with no holds and no sales: otherwise `409 DROP_NOT_EMPTY`.",
-    responses=problem_responses(404, 409, *ADMIN_ERRORS),
+    responses={**success(204), **errors(*ADMIN, "DROP_NOT_FOUND", "DROP_NOT_EMPTY")},
 )
 async def delete_drop(drop_id: UUID, _admin: AdminUser, gw: GatewayDep) -> Response:
     await gw.drops.delete(drop_id)
@@ -109,7 +111,7 @@ async def delete_drop(drop_id: UUID, _admin: AdminUser, gw: GatewayDep) -> Respo
 @router.get(
     "/{drop_id}/status", response_model=StockStatus, summary="Stock of a drop, now",
     description="From the gateway's own view of the inventory's events.",
-    responses=problem_responses(404, 422, 429, 503),
+    responses=READ,
 )
 async def drop_status(drop_id: UUID, gw: GatewayDep) -> StockStatus:
     stock = await gw.drops.stock(drop_id)
@@ -121,7 +123,7 @@ async def drop_status(drop_id: UUID, gw: GatewayDep) -> StockStatus:
     "/{drop_id}/restock", response_model=DropRead, summary="Set a drop's total stock (admin)",
     description="The operator's init/reset of stock, applied by the drop's single writer; "
                 "holds and sales stay. `422 INVALID_STOCK` below held + sold.",
-    responses=problem_responses(404, 409, *ADMIN_ERRORS),
+    responses={**success(200), **errors(*ADMIN, "DROP_NOT_FOUND", "INVALID_STOCK")},
 )
 async def restock(drop_id: UUID, body: Restock, _admin: AdminUser, gw: GatewayDep) -> DropRead:
     return await gw.drops.restock(drop_id, body.total_stock)
@@ -132,7 +134,8 @@ async def restock(drop_id: UUID, body: Restock, _admin: AdminUser, gw: GatewayDe
     summary="A drop's waiting room now (admin)",
     description="`{waiting, serving, issued, admit_per_s, mode}`, as every gateway process "
                 "sees them (the counters are shared). Change the rate or mode with `PATCH`.",
-    responses=problem_responses(404, 422, *ADMIN_ERRORS),
+    responses={**success(200), **errors(*EDGE, *CALLER, "VALIDATION_ERROR", "FORBIDDEN",
+                                        "DROP_NOT_FOUND", "UPSTREAM_UNAVAILABLE")},
 )
 async def waiting_room(drop_id: UUID, _admin: AdminUser, gw: GatewayDep) -> WaitingRoomFigures:
     if gw.edge.views.get(drop_id) is None:
@@ -149,7 +152,7 @@ async def waiting_room(drop_id: UUID, _admin: AdminUser, gw: GatewayDep) -> Wait
 @router.get(
     "/{drop_id}/purchases", response_model=Page[PublicPurchase],
     summary="Recent purchases of a drop (public fields)",
-    responses=problem_responses(404, 422, 429, 503),
+    responses=READ,
 )
 async def drop_purchases(drop_id: UUID, gw: GatewayDep, limit: Limit = 20,
                          offset: Offset = 0) -> Page[PublicPurchase]:

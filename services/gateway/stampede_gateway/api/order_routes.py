@@ -10,12 +10,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from stampede_runtime.problems import problem_responses
 from starlette.types import Receive, Scope, Send
 
 from ..domain.idempotency import KEY_PATTERN
 from ..domain.tickets import MAX_TICKET_CHARS
 from .front_door import FrontDoor, Handler
+from .responses import (
+    CALLER,
+    GATED,
+    ORDER_PATH,
+    OUTCOME_LOCATION,
+    RETRY_AFTER,
+    Responses,
+    errors,
+    success,
+)
 from .schemas import (
     OrderBody,
     OrderOut,
@@ -29,7 +38,6 @@ from .schemas import (
 )
 
 router = APIRouter()
-_COMMON = (400, 401, 403, 413, 422, 429, 503)
 
 
 class Delegated(Response):
@@ -64,16 +72,15 @@ def _header(name: str, description: str, *, required: bool = False,
 
 
 IDEMPOTENCY_KEY = _header(
-    "Idempotency-Key", "Required (alias X-Idempotency-Key). A unique key per intended "
-    "request (e.g. a UUID); a retry with the same key replays the first answer. Kept at "
-    "least 24 h. 1-255 of A-Z a-z 0-9 . _ ~ : @ + = -", pattern=KEY_PATTERN)
+    "Idempotency-Key", "Required (or its alias X-Idempotency-Key). A unique key per "
+    "intended request (e.g. a UUID); a retry with the same key replays the first answer "
+    "(`Idempotent-Replayed: true`). Kept at least 24 h. 1-255 of A-Z a-z 0-9 . _ ~ : @ + = -",
+    required=True, pattern=KEY_PATTERN)
+IDEMPOTENCY_KEY["example"] = "buy-7f3e9c"
 IDEMPOTENCY_ALIAS = _header("X-Idempotency-Key", "Accepted alias of Idempotency-Key.",
                             pattern=KEY_PATTERN)
-QUEUE_TICKET = _header("X-Queue-Ticket", "An admitted waiting-room ticket: passes once.")
-CALLER = [
-    _header("X-User-Id", "DEV_MODE only: act as this user (UUID) without a token."),
-    _header("X-User-Name", "DEV_MODE only: the username shown for X-User-Id."),
-]
+QUEUE_TICKET = _header("X-Queue-Ticket", "An admitted waiting-room ticket (from a `503 "
+                       "WAITING_ROOM`): passes once, at any gateway process.")
 
 
 def _body(model: type[BaseModel], required: bool) -> dict[str, Any]:
@@ -83,10 +90,11 @@ def _body(model: type[BaseModel], required: bool) -> dict[str, Any]:
 
 def _doc(params: list[dict[str, Any]], body: dict[str, Any] | None = None, *,
          idempotent: bool = True, caller: bool = True) -> dict[str, Any]:
-    """Parameters (plus the key and caller headers), body and security of a route."""
+    """Parameters (plus the key header), body and security of a route (the development
+    identity is added to the document by ``openapi_doc`` when DEV_MODE is on)."""
     if idempotent:
         params = [*params, IDEMPOTENCY_KEY, IDEMPOTENCY_ALIAS]
-    extra: dict[str, Any] = {"parameters": params + (CALLER if caller else [])}
+    extra: dict[str, Any] = {"parameters": params}
     if caller:
         extra["security"] = [{"HTTPBearer": []}]
     if body is not None:
@@ -94,13 +102,10 @@ def _doc(params: list[dict[str, Any]], body: dict[str, Any] | None = None, *,
     return extra
 
 
-PENDING: dict[int | str, dict[str, Any]] = {202: {
+PENDING: Responses = {202: {
     "model": Pending,
     "description": "Not decided in time: read the outcome at `Location` (`/api/requests/{key}`).",
-}}
-REPLAYED: dict[str, Any] = {"Idempotent-Replayed": {
-    "description": "`true` when this is the replay of the first answer to this key.",
-    "schema": {"type": "string"},
+    "headers": {**OUTCOME_LOCATION, **RETRY_AFTER, **success(202)[202]["headers"]},
 }}
 
 
@@ -114,8 +119,9 @@ REPLAYED: dict[str, Any] = {"Idempotent-Replayed": {
                 "`422 IDEMPOTENCY_KEY_REUSED`, `409 REQUEST_IN_PROGRESS`; overload: "
                 "`302`/`503 WAITING_ROOM` (a place in the drop's queue), `403 TICKET_INVALID`, "
                 "`429 RATE_LIMITED`.",
-    responses={**PENDING, 201: {"headers": REPLAYED},
-               **problem_responses(302, 404, 409, *_COMMON)},
+    responses={**PENDING, **success(201, replayed=True), **errors(
+        *ORDER_PATH, *GATED, "DROP_NOT_FOUND", "DROP_NOT_ACTIVE", "OUT_OF_STOCK",
+        "ALREADY_RESERVED", "LIMIT_EXCEEDED", order_path=True)},
     openapi_extra=_doc([_path("drop_id", "The drop."), QUEUE_TICKET], _body(ReserveBody, False)),
 )
 async def reserve(request: Request) -> Response:
@@ -130,7 +136,9 @@ async def reserve(request: Request) -> Response:
                 "`409 NO_ACTIVE_RESERVATION`, `409 RESERVATION_EXPIRED`, `404 DROP_NOT_FOUND`, "
                 "plus the idempotency errors of reserve. Never sent to the waiting room: "
                 "it acts on a hold already granted.",
-    responses={**PENDING, 201: {"headers": REPLAYED}, **problem_responses(404, 409, *_COMMON)},
+    responses={**PENDING, **success(201, replayed=True), **errors(
+        *ORDER_PATH, "DROP_NOT_FOUND", "NO_ACTIVE_RESERVATION", "RESERVATION_EXPIRED",
+        order_path=True)},
     openapi_extra=_doc([_path("drop_id", "The drop.")], _body(PurchaseBody, False)),
 )
 async def purchase(request: Request) -> Response:
@@ -143,8 +151,9 @@ async def purchase(request: Request) -> Response:
     summary="Buy now: reserve and purchase at once",
     description="For edge clients' \"buy now\" button. `409 SOLD_OUT` when no stock is left; "
                 "other errors as reserve.",
-    responses={**PENDING, 200: {"headers": REPLAYED},
-               **problem_responses(302, 404, 409, *_COMMON)},
+    responses={**PENDING, **success(200, replayed=True), **errors(
+        *ORDER_PATH, *GATED, "DROP_NOT_FOUND", "DROP_NOT_ACTIVE", "SOLD_OUT",
+        "ALREADY_RESERVED", "LIMIT_EXCEEDED", order_path=True)},
     openapi_extra=_doc([QUEUE_TICKET], _body(OrderBody, True)),
 )
 async def order(request: Request) -> Response:
@@ -155,10 +164,12 @@ async def order(request: Request) -> Response:
 @router.delete(
     "/api/reservations/{reservation_id}", tags=["order path"],
     response_model=ReservationEnvelope, summary="Cancel one's own hold",
-    description="Stock returns at once. Errors: `404 RESERVATION_NOT_FOUND`, "
-                "`409 NO_ACTIVE_RESERVATION` (already bought, cancelled or expired), plus the "
-                "idempotency errors.",
-    responses={**PENDING, 200: {"headers": REPLAYED}, **problem_responses(404, 409, *_COMMON)},
+    description="Stock returns at once. Errors: `404 RESERVATION_NOT_FOUND` (not the "
+                "caller's, or already bought or cancelled), `409 RESERVATION_EXPIRED`, plus "
+                "the idempotency errors.",
+    responses={**PENDING, **success(200, replayed=True), **errors(
+        *ORDER_PATH, "DROP_NOT_FOUND", "RESERVATION_NOT_FOUND", "RESERVATION_EXPIRED",
+        order_path=True)},
     openapi_extra=_doc([_path("reservation_id", "The hold.")]),
 )
 async def cancel(request: Request) -> Response:
@@ -173,9 +184,13 @@ async def cancel(request: Request) -> Response:
                 "answered with, once decided; `202` while still pending (ask again after "
                 "`Retry-After`). A request whose reply was lost is asked again (same command "
                 "id: the inventory answers with its first decision). `404 REQUEST_NOT_FOUND`.",
-    responses={202: {"model": Pending, "description": "Not decided yet."},
-               **problem_responses(401, 404, 422, 429)},
+    responses={202: {"model": Pending, "description": "Not decided yet.",
+                     "headers": {**RETRY_AFTER, **success(202)[202]["headers"]}},
+               **success(200), **errors("HEADERS_TOO_LARGE", "RATE_LIMITED", *CALLER,
+                                        "VALIDATION_ERROR", "REQUEST_NOT_FOUND",
+                                        "UPSTREAM_UNAVAILABLE")},
     openapi_extra=_doc([{"name": "idempotency_key", "in": "path", "required": True,
+                         "example": "buy-7f3e9c",
                          "schema": {"type": "string", "pattern": KEY_PATTERN}}],
                        idempotent=False),
 )
@@ -191,7 +206,9 @@ async def outcome(request: Request) -> Response:
                 "admitted, send the ticket back as `X-Queue-Ticket` on the reserve or order "
                 "request (it passes once, at any gateway process). `sold_out: true`: stop "
                 "waiting. `403 TICKET_INVALID` for a forged, expired, used or unknown ticket.",
-    responses=problem_responses(403, 422),
+    responses={**success(200, rate=False, retry=RETRY_AFTER), **errors(
+        "HEADERS_TOO_LARGE", "TICKET_INVALID", "VALIDATION_ERROR", "UPSTREAM_UNAVAILABLE",
+        rate=False)},
     openapi_extra=_doc([{"name": "ticket", "in": "query", "required": True,
                          "schema": {"type": "string", "maxLength": MAX_TICKET_CHARS}}],
                        idempotent=False, caller=False),

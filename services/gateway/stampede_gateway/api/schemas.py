@@ -1,6 +1,6 @@
 """Request and response bodies of the public API (the read shapes come from
 ``stampede_contracts.read_models``). Bounds on every field: bad input never
-reaches Kafka."""
+reaches Kafka. Every body carries an example for the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from stampede_contracts.read_models import PURCHASE_EXAMPLE, RESERVATION_EXAMPLE
+
+_EXAMPLE_DROP = "5f0c6d2e-8a4b-4c61-9d1e-2b7f3a9c8e10"
+HOLD_EXAMPLE = {k: v for k, v in RESERVATION_EXAMPLE.items() if k != "created_at"}
+
+
+def example(*examples: dict[str, Any]) -> ConfigDict:
+    """The model's examples in its JSON schema (and so in the OpenAPI document)."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
 def _printable(value: str) -> str:
@@ -47,11 +56,15 @@ class Body(BaseModel):
 
 
 class Credentials(Body):
+    model_config = example({"username": "sneakerhead_42", "password": "correct horse battery"})
+
     username: Username
     password: Password
 
 
 class LoginBody(Body):
+    model_config = example({"username": "sneakerhead_42", "password": "correct horse battery"})
+
     username: Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN,
                                    examples=["sneakerhead_42"])]
     password: Annotated[str, Field(min_length=1, max_length=128,
@@ -60,16 +73,26 @@ class LoginBody(Body):
 
 
 class RefreshBody(Body):
+    model_config = example({"refresh_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"})
+
     refresh_token: Token
 
 
 class UserOut(BaseModel):
+    model_config = example({"id": "3c9a7f5e-1d2b-4e8f-9a6c-7b5d4e3f2a10",
+                            "username": "sneakerhead_42", "role": "buyer"})
+
     id: UUID
     username: str
     role: Literal["admin", "buyer"]
 
 
 class TokenPairOut(BaseModel):
+    model_config = example({"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.YWNjZXNz",
+                            "refresh_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJyIn0.cmVmcmVzaA",
+                            "token_type": "bearer", "expires_in": 900,
+                            "refresh_expires_in": 1209600})
+
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -88,6 +111,8 @@ class _DropFields(Body):
 
 class WaitingRoomIn(Body):
     """A drop's waiting room: arrivals faster than ``admit_per_s`` queue for it."""
+
+    model_config = example({"admit_per_s": 50, "mode": "lottery"})
 
     admit_per_s: Annotated[float, Field(gt=0, le=1_000_000, examples=[50],
                                         description="Buyers let through per second.")]
@@ -122,6 +147,9 @@ class DropCreate(_DropFields):
 class DropPatch(_DropFields):
     """Fields to change; stock is changed with ``/restock``."""
 
+    model_config = example({"name": "Air Max 1 '86 OG (restock)"},
+                           {"waiting_room": {"admit_per_s": 200, "mode": "fifo"}})
+
     name: Name | None = None
     price_cents: Price | None = None
     currency: Currency | None = None
@@ -134,10 +162,14 @@ class DropPatch(_DropFields):
 
 
 class Restock(Body):
+    model_config = example({"total_stock": 400})
+
     total_stock: Stock
 
 
 class StockStatus(BaseModel):
+    model_config = example({"total_stock": 300, "available": 212, "held": 40, "sold": 48})
+
     total_stock: int
     available: int
     held: int
@@ -145,21 +177,29 @@ class StockStatus(BaseModel):
 
 
 class ReserveBody(Body):
+    model_config = example({"quantity": 1})
+
     quantity: Quantity = 1
 
 
 class PurchaseBody(Body):
+    model_config = example({"reservation_id": RESERVATION_EXAMPLE["id"]}, {})
+
     reservation_id: UUID | None = Field(
         default=None, description="The hold to buy with; the caller's only hold by default."
     )
 
 
 class OrderBody(Body):
+    model_config = example({"drop_id": _EXAMPLE_DROP, "quantity": 1})
+
     drop_id: UUID
     quantity: Quantity = 1
 
 
 class ReservationOut(BaseModel):
+    model_config = example(HOLD_EXAMPLE)
+
     id: UUID
     drop_id: UUID
     quantity: int
@@ -168,10 +208,14 @@ class ReservationOut(BaseModel):
 
 
 class ReservationEnvelope(BaseModel):
+    model_config = example({"reservation": HOLD_EXAMPLE})
+
     reservation: ReservationOut
 
 
 class PurchaseOut(BaseModel):
+    model_config = example(PURCHASE_EXAMPLE)
+
     id: UUID
     drop_id: UUID
     reservation_id: UUID
@@ -183,10 +227,14 @@ class PurchaseOut(BaseModel):
 
 
 class PurchaseEnvelope(BaseModel):
+    model_config = example({"purchase": PURCHASE_EXAMPLE})
+
     purchase: PurchaseOut
 
 
 class OrderOut(BaseModel):
+    model_config = example({"status": "success", "purchase": PURCHASE_EXAMPLE})
+
     status: Literal["success"] = "success"
     purchase: PurchaseOut | None = None
 
@@ -194,12 +242,18 @@ class OrderOut(BaseModel):
 class Pending(BaseModel):
     """Answered ``202``: the outcome is not known yet; read it at ``outcome_url``."""
 
+    model_config = example({"status": "pending", "idempotency_key": "buy-7f3e9c",
+                            "outcome_url": "/api/requests/buy-7f3e9c"})
+
     status: Literal["pending"] = "pending"
     idempotency_key: str
     outcome_url: str
 
 
 class Outcome(BaseModel):
+    model_config = example({"idempotency_key": "buy-7f3e9c", "status": "completed",
+                            "response_status": 201, "response": {"reservation": HOLD_EXAMPLE}})
+
     idempotency_key: str
     status: Literal["completed"] = "completed"
     response_status: int = Field(description="The status the request was answered with.")
@@ -207,6 +261,9 @@ class Outcome(BaseModel):
 
 
 class QueueStatusOut(BaseModel):
+    model_config = example({"drop_id": _EXAMPLE_DROP, "position": 42, "admitted": False,
+                            "sold_out": False, "eta_seconds": 1, "retry_after": 1})
+
     drop_id: UUID
     position: int | None = Field(description="Places ahead, its own included (1 = next); 0 "
                                  "once admitted; null until a lottery is drawn at the start.")
@@ -218,6 +275,9 @@ class QueueStatusOut(BaseModel):
 
 class WaitingRoomFigures(BaseModel):
     """A drop's waiting room now (admin)."""
+
+    model_config = example({"waiting": 1200, "serving": 3400, "issued": 4600,
+                            "admit_per_s": 50.0, "mode": "lottery"})
 
     waiting: int = Field(description="Numbers issued and not served yet.")
     serving: int = Field(description="Places up to here are admitted.")
