@@ -1,4 +1,15 @@
-"""Drop management (admin): commands to the drop's single writer, answered by its reply."""
+"""Drop management (admin): commands to the drop's single writer, answered by its reply;
+and reading one drop so that the admin who just created or changed it reads it back.
+
+Read-your-writes of one drop: the catalog (orders' read model) trails the decision by
+the time orders takes to project its events, while every gateway process's own view of
+the drops (``DropViews``, fed by the same events, in memory) has them within a fetch.
+So ``read`` takes the drop's spec and stock from the view when it knows the drop (the
+catalog adds what only it has: the activity feed, when it was created), and when the
+catalog does not know the drop yet, answers from the view alone. The process that
+answered the write first waits (bounded) until its view has it; another process waits
+for its view a moment before saying ``404``.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +41,15 @@ from stampede_contracts import (
 
 from .adapters.inventory import InventoryClient
 from .adapters.orders_client import OrdersClient
-from .domain.drop_view import DropViews
+from .domain.drop_view import DropViews, KnownDrop
 from .errors import DropNotFound, InventoryTimeout, Rejected, UpstreamUnavailable
 
+CATCH_UP_S = 0.5  # the longest a read waits for this process's own write to reach its view
+UNKNOWN_WAIT_S = 0.25  # the longest a read of a drop nobody knows yet waits for the view
 
-def drop_read(view: DropView, now: datetime, base: DropRead | None = None) -> DropRead:
+
+def drop_read(view: DropView, now: datetime, base: DropRead | None = None, *,
+              updated_at: datetime | None = None) -> DropRead:
     spec, stock = view.drop, view.stock
     return DropRead(
         id=spec.drop_id, name=spec.name, price_cents=spec.price_cents, currency=spec.currency,
@@ -43,7 +58,7 @@ def drop_read(view: DropView, now: datetime, base: DropRead | None = None) -> Dr
         ends_at=spec.ends_at, per_user_limit=spec.per_user_limit,
         reservation_ttl_seconds=spec.reservation_ttl_seconds,
         activity_feed=base.activity_feed if base else ActivityFeed(latest_purchasers=[]),
-        created_at=base.created_at if base else now, updated_at=now,
+        created_at=base.created_at if base else now, updated_at=updated_at or now,
         waiting_room=spec.waiting_room,
     )
 
@@ -104,13 +119,42 @@ class DropsService:
     async def delete(self, drop_id: UUID) -> None:
         await self._command(drop_id, DeleteDrop(drop_id=drop_id))
 
-    async def stock(self, drop_id: UUID) -> StockLevels:
-        # read-your-writes: a success this gateway just answered is in the view within
-        # moments (its events are on their way); wait for them, bounded
-        for _ in range(100):  # at most ~0.5 s
+    async def _caught_up(self, drop_id: UUID) -> None:
+        """Read-your-writes: a success this gateway just answered is in the view within
+        moments (its events are on their way); wait for them, bounded."""
+        for _ in range(int(CATCH_UP_S / 0.005)):
             if not self._views.behind(drop_id, time.monotonic()):
-                break
+                return
             await asyncio.sleep(0.005)
+
+    async def read(self, drop_id: UUID) -> DropRead:
+        """One drop as the admin who just wrote it reads it back (see the module doc)."""
+        await self._caught_up(drop_id)
+        try:
+            base = await self._orders.drop(drop_id)
+        except DropNotFound:
+            known = await self._known_soon(drop_id)
+            if known is None:
+                raise
+            return drop_read(DropView(drop=known.spec, stock=known.stock), utcnow())
+        known = self._views.get(drop_id)
+        if known is None:
+            return base
+        view = DropView(drop=known.spec, stock=known.stock)
+        fresh = drop_read(view, utcnow(), base, updated_at=base.updated_at)
+        return fresh if fresh == base else drop_read(view, utcnow(), base)
+
+    async def _known_soon(self, drop_id: UUID) -> KnownDrop | None:
+        """The view's drop, waiting a moment for it: a drop another process has just
+        created reaches this process's view within a fetch."""
+        for _ in range(int(UNKNOWN_WAIT_S / 0.01)):
+            if (known := self._views.get(drop_id)) is not None:
+                return known
+            await asyncio.sleep(0.01)
+        return self._views.get(drop_id)
+
+    async def stock(self, drop_id: UUID) -> StockLevels:
+        await self._caught_up(drop_id)
         known = self._views.get(drop_id)
         if known is not None:
             return known.stock

@@ -70,10 +70,12 @@ async def list_drops(gw: GatewayDep, limit: Limit = 20, offset: Offset = 0,
 
 @router.get(
     "/{drop_id}", response_model=DropRead, summary="One drop",
+    description="Read-your-writes: right after its `201` (or a change), the drop as "
+                "decided, even before the catalog (the read model) has it.",
     responses=READ,
 )
 async def get_drop(drop_id: UUID, gw: GatewayDep) -> DropRead:
-    return await gw.orders.drop(drop_id)
+    return await gw.drops.read(drop_id)
 
 
 @router.patch(
