@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install up test test-unit test-integration test-e2e lint bench clean
+.PHONY: install chromium up test test-unit test-integration test-e2e lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 up: install
 	$(PY) -m stampede_devstack up
 
-test: install
+test: install chromium
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: install
@@ -34,8 +34,19 @@ test-unit: install
 test-integration: install
 	$(PY) -m pytest -q tests/integration
 
-test-e2e: install
+test-e2e: install chromium
 	$(PY) -m pytest -q tests/e2e
+
+# the browser tests drive Debian's Chromium (Playwright never downloads a browser here)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$CHROMIUM_PATH" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: the browser tests (tests/e2e/browser) will be skipped."; \
+	    echo "Install it with 'sudo apt-get install chromium' (Debian/Ubuntu), or set CHROMIUM_PATH."; \
+	  fi; }
 
 lint: install
 	$(VENV)/bin/ruff check .

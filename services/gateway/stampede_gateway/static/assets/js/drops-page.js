@@ -52,7 +52,7 @@ function render(id) {
   refs.meter.max = Math.max(1, stock ? stock.total : 1);
   refs.meter.value = stock ? stock.available : 0;
   const waiting = drop.queue ? drop.queue.waiting : 0;
-  refs.queue.textContent = waiting > 0 ? `${waiting} in line` : "";
+  refs.queue.textContent = waiting > 0 && !gone ? `${waiting} in line` : "";
   refs.feed.replaceChildren(...drop.feed.map((p) => el("li", {}, p.username, " ",
     el("span", { class: "muted" }, `bought ${ago(p.purchased_at)}`))));
 }
