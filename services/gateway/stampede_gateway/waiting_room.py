@@ -226,15 +226,18 @@ class WaitingRooms:
         """Tick until cancelled; every ~2 s also beat, telling ``on_live`` how many
         processes are alive (limits are shared out by it)."""
         beat_every = max(1, round(2.0 / self.defaults.tick_s))
-        n = 0
+        n = failures = 0
         while True:
             try:
                 if n % beat_every == 0:
                     on_live(await self._heartbeat.beat())
                 await self.tick()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the database or broker may be away: next tick
-                log.warning("waiting rooms: tick failed: %r", exc)
+            except Exception as exc:  # the database or broker may be away: try again,
+                failures += 1  # less often, and say so once in a while (not every tick)
+                if failures == 1 or failures % 100 == 0:
+                    log.warning("waiting rooms: tick failed (%d in a row): %r", failures, exc)
             n += 1
-            await asyncio.sleep(self.defaults.tick_s)
+            await asyncio.sleep(self.defaults.tick_s * min(10, 1 + failures))
