@@ -7,6 +7,8 @@
   when that is older than the recent window, then the latest queue figures, then
   the live stream. ``since=0`` asks for the current state of drops at once.
 
+``/asyncapi.json`` (``documents``) is this protocol as an AsyncAPI 3.0 document.
+
 Door checks, in order, each refused connection being accepted then closed with
 a code the client can act on (see ``CloseCode``): Origin (1008), query (4400),
 total limit (1013), per-IP limit (4429). ``Door`` runs them for the connection
@@ -15,9 +17,13 @@ adapter (adapters/connection.py) once the WebSocket handshake is valid.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
+from fastapi import APIRouter, Request
+
+from . import asyncapi
 from .adapters.connection import Admitted, Refused
 from .service import CloseCode, Hub, Since
 from .settings import NotifierSettings
@@ -87,3 +93,18 @@ class Door:
         if refused is not None:
             return Refused(*refused)
         return Admitted(drops, since)
+
+
+def documents(settings: NotifierSettings) -> APIRouter:
+    """``GET /asyncapi.json``: the WebSocket's AsyncAPI document, its server the host the
+    client asked."""
+    router = APIRouter(tags=["documents"])
+
+    @router.get("/asyncapi.json", summary="The WebSocket, as an AsyncAPI 3.0 document",
+                responses={200: {"content": {"application/json": {"example": {
+                    "asyncapi": asyncapi.VERSION, "info": {"title": "Stampede notifier"}}}}}})
+    async def asyncapi_document(request: Request) -> dict[str, Any]:
+        host = request.headers.get("host") or f"localhost:{settings.http_port}"
+        return asyncapi.document(host, max_drops=settings.max_drops_per_connection)
+
+    return router

@@ -20,7 +20,7 @@ from stampede_runtime.web import build_app
 
 from . import metrics
 from .adapters.connection import Limits, WebSocketConnection, keep_alive
-from .api import Door
+from .api import Door, documents
 from .consumer import HubHandler, tells_clients
 from .service import CloseCode, Hub
 from .settings import NotifierSettings
@@ -83,6 +83,7 @@ def create_app(settings: NotifierSettings) -> FastAPI:
                     lifespan=lifespan, readiness={"consumer": consumers_ready},
                     instance_id=settings.instance_id)
     app.state.hub = hub
+    app.include_router(documents(settings))
     return app
 
 
