@@ -21,7 +21,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+            print(f"\nstorefront screenshots: {ARTIFACTS}")
 
 
 @dataclass
@@ -199,9 +200,3 @@ async def api(system: RunningSystem, rng: random.Random) -> AsyncIterator[Api]:
         r = await http.post("/api/auth/login", json={"username": "admin", "password": "admin"})
         assert r.status_code == 200, r.text
         yield Api(http, {"authorization": f"Bearer {r.json()['access_token']}"}, rng)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _artifacts_note() -> Iterator[None]:
-    yield
-    print(f"\nstorefront screenshots: {ARTIFACTS}")

@@ -45,6 +45,12 @@ async def buyer(shoppers: Any, api: Api, rng: random.Random, name: str) -> tuple
     return shopper, page
 
 
+async def username_of(page: Page) -> str:
+    """The logged-in buyer's name, as the page keeps it."""
+    return str(await page.evaluate(
+        "JSON.parse(sessionStorage.getItem('stampede.session')).user.username"))
+
+
 async def test_two_browsers_race_for_the_last_pair_and_the_hold_expires(
         shoppers: Any, api: Api, rng: random.Random) -> None:
     drop = await api.drop(total_stock=1, reservation_ttl_seconds=8)
@@ -87,6 +93,14 @@ async def test_two_browsers_race_for_the_last_pair_and_the_hold_expires(
     await expect(loser.locator("#reserve")).to_be_enabled()
     assert await watching.evaluate("window.__sameDocument") is True
 
+    # the other one tries again (a new request, a new key), holds it, and lets it go
+    await loser.locator("#reserve").click()
+    await expect(loser.locator("#hold")).to_be_visible()
+    await expect(watching.locator("#stock-available")).to_have_text("0")
+    await loser.get_by_role("button", name="Release it").click()
+    await expect(loser.locator("#message")).to_contain_text("back on sale")
+    await expect(watching.locator("#stock-available")).to_have_text("1")
+
 
 async def test_waiting_room_admits_and_the_hold_follows_without_a_click(
         shoppers: Any, api: Api, rng: random.Random) -> None:
@@ -128,9 +142,16 @@ async def test_waiting_room_admits_and_the_hold_follows_without_a_click(
     # the pushes moved the place one by one; the status URL only learned and confirmed it
     assert len(status_asks) <= 5, status_asks
 
+    # and buys it: paid, and the latest buyers show it (pushed back to this page)
+    await page.get_by_role("button", name=re.compile("^Buy it for")).click()
+    await expect(page.locator("#bought")).to_be_visible()
+    await expect(page.locator("#bought-detail")).to_contain_text("$180.00")
+    await expect(page.locator("#feed")).to_contain_text(await username_of(page))
+
     await page.goto("/account")
     await expect(page.locator("#holds")).to_contain_text(drop["name"])
-    await expect(page.locator("#holds")).to_contain_text("Held")
+    await expect(page.locator("#holds")).to_contain_text("Bought")
+    await expect(page.locator("#purchases")).to_contain_text("$180.00")
     await snap(page, "account")
 
 
@@ -226,6 +247,23 @@ async def test_admin_creates_a_drop_and_an_open_drops_page_shows_it(
 
     await snap(drops, "drops")
     await snap(admin, "admin")
-    await admin.set_viewport_size(PHONE)
+    # the session is refreshed before its access token expires (made to expire soon)
     await admin.goto("/account")
     await expect(admin.locator("#who")).to_have_text("admin")
+    before = await admin.evaluate("""() => {
+        const s = JSON.parse(sessionStorage.getItem("stampede.session"));
+        s.accessExp = Date.now() + 3000;
+        sessionStorage.setItem("stampede.session", JSON.stringify(s));
+        return s.access;
+    }""")
+    async with admin.expect_response("**/api/auth/refresh") as refreshed:
+        await admin.reload()
+    assert (await refreshed.value).status == 200
+    await expect(admin.locator("#who")).to_have_text("admin")
+    after = await admin.evaluate("JSON.parse(sessionStorage.getItem('stampede.session')).access")
+    assert after != before
+    await admin.set_viewport_size(PHONE)
+    await admin.get_by_role("button", name="Log out").click()
+    await expect(admin.locator("#signed-out")).to_be_visible()
+    await expect(admin.locator("#nav-account")).to_have_text("Log in")
+    assert await admin.evaluate("sessionStorage.getItem('stampede.session')") is None

@@ -250,7 +250,9 @@ async function release() {
     return;
   }
   const code = result.answer.code;
-  if (["NO_ACTIVE_RESERVATION", "RESERVATION_NOT_FOUND"].includes(code)) holdEnded(describe(result.answer), "warn");
+  if (["NO_ACTIVE_RESERVATION", "RESERVATION_NOT_FOUND", "RESERVATION_EXPIRED"].includes(code)) {
+    holdEnded(describe(result.answer), "warn");
+  }
   else { say(describe(result.answer), "bad"); renderBuy(); }
 }
 
