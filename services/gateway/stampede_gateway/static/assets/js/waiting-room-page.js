@@ -70,6 +70,8 @@ function soldOutNow() {
   byId("place").textContent = "Sold out";
   byId("place").dataset.position = "";
   byId("progress").hidden = true;
+  byId("place-label").hidden = true;
+  byId("stock-left").hidden = true;
   finish("Sold out", "Sold out: every pair has been sold. Sorry, there is nothing left to wait for.", "bad",
     el("a", { class: "button secondary", href: "/" }, "See other drops"));
   announce("Sold out. Every pair has been sold.", true);
