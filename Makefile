@@ -25,6 +25,10 @@ install: $(VENV)/.installed
 up: install
 	$(PY) -m stampede_devstack up
 
+# drops and a short, seeded stampede in the system `make up` runs (localhost only; ~40 s)
+demo: install
+	$(PY) -m stampede_devstack demo
+
 test: install chromium
 	$(PY) -m pytest -q -p no:cacheprovider
 

@@ -1,4 +1,5 @@
-"""``python -m stampede_devstack up``: run the whole system until Ctrl-C / SIGTERM."""
+"""``python -m stampede_devstack up``: run the whole system until Ctrl-C / SIGTERM;
+``python -m stampede_devstack demo``: drops and a short stampede in a running one."""
 
 from __future__ import annotations
 
@@ -50,7 +51,11 @@ def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else "up"
     if command == "up":
         return up()
-    print("usage: python -m stampede_devstack up", file=sys.stderr)
+    if command == "demo":
+        from .demo import main as demo
+
+        return demo()
+    print("usage: python -m stampede_devstack up|demo", file=sys.stderr)
     return 2
 
 
