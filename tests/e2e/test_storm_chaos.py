@@ -113,7 +113,9 @@ async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
         users = [_user() for _ in range(BUYERS)]
 
         # -- the storm on reserve, with kill -9 of an inventory process in the middle --
-        victim = random.choice(["inventory-0", "inventory-1"])
+        seed = random.randrange(1 << 30)
+        print(f"seed {seed}")  # random.Random(seed) replays the choice of the victim
+        victim = random.Random(seed).choice(["inventory-0", "inventory-1"])
         crash = asyncio.create_task(_crash_and_restart(stack, victim, 0.4))
         results = await asyncio.gather(*(
             _request(api, sem, "POST", f"/api/drops/{drop_id}/reserve", u, {"quantity": 1})
@@ -124,8 +126,8 @@ async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
         winners = [(u, b["reservation"]) for u, (s, b) in zip(users, results, strict=True)
                    if s == 201]
         losers = Counter(b.get("code") for s, b in results if s != 201)
-        assert set(codes) <= {201, 409}, codes
-        assert set(losers) <= {"OUT_OF_STOCK"}, losers
+        assert set(codes) == {201, 409}, codes  # demand >> stock: held, and told no
+        assert set(losers) == {"OUT_OF_STOCK"}, losers
         assert len(winners) == STOCK, codes  # demand >> stock: every pair is held, none twice
 
         status = await _status(api, drop_id)
@@ -135,8 +137,9 @@ async def test_storm_with_kill9_of_inventory_then_orders(make_stack) -> None:
         async def holds_visible() -> bool:
             for user, reservation in winners:
                 r = await api.get("/api/me/reservations", headers=user)
-                if r.status_code != 200:  # orders may still be catching up after a crash
-                    assert r.status_code in (502, 503, 504), r.text
+                if r.status_code != 200:  # the catalog restarting: the one refusal for it
+                    assert r.status_code == 503, r.text
+                    assert r.json()["code"] == "UPSTREAM_UNAVAILABLE", r.text
                     return False
                 items = r.json()["items"]
                 if not any(i["id"] == reservation["id"] and i["status"] == "active"

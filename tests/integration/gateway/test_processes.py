@@ -73,7 +73,10 @@ def test_keys_hold_across_processes_restarts_and_lost_replies(gateway_stack):
     stack.services["gateway-0"].kill9()
     inventory.start()
     inventory.wait_ready(90)
-    time.sleep(1)  # the inventory decides and replies to a gateway that is gone
+    # the inventory decides (the other gateway's view shows the hold) and replies to a
+    # gateway that is gone
+    eventually(lambda: two.get(f"/api/drops/{drop_id}/status").json()["held"] == 3,
+               timeout_s=60)
     stack.services["gateway-0"].start()
     stack.services["gateway-0"].wait_ready(60)
     decided = eventually(lambda: outcome(one, k3, carol), timeout_s=60, every_s=0.5)

@@ -184,6 +184,20 @@ async def oversell_gauges(cluster: Cluster) -> list[float]:
     return values
 
 
+async def partitions_owned(proc: ServiceProcess) -> int:
+    """``stampede_inventory_partitions_owned`` of a running process (0 when it is down)."""
+    if not proc.running:
+        return 0
+    async with httpx.AsyncClient() as http:
+        try:
+            text = (await http.get(f"{proc.url}/metrics", timeout=10)).text
+        except httpx.TransportError:
+            return 0
+    line = next(li for li in text.splitlines()
+                if li.startswith("stampede_inventory_partitions_owned "))
+    return int(float(line.split()[-1]))
+
+
 def spec(total_stock: int, **changes: Any) -> DropSpec:
     return DropSpec(drop_id=uuid.uuid4(), name="Jordan 1", price_cents=18000,
                     total_stock=total_stock, **changes)

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from stampede_contracts import (
     DropCreated,
     DropDeleted,
@@ -185,8 +186,37 @@ async def quiet(ws: Any, for_s: float = 0.5) -> list[dict[str, Any]]:
 async def metric(proc: ServiceProcess, name: str) -> float:
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{proc.url}/metrics")).text
-    total = 0.0
+    total = 0.0  # the series of exactly this name, summed over their labels
     for line in text.splitlines():
-        if line.startswith(name) and not line.startswith("#"):
+        if not line.startswith("#") and line.split("{", 1)[0].split(" ", 1)[0] == name:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+async def metric_is(proc: ServiceProcess, name: str, value: float,
+                    timeout_s: float = 10) -> None:
+    """Await the metric reaching ``value`` (e.g. the clients connected have joined)."""
+    async with asyncio.timeout(timeout_s):
+        while await metric(proc, name) != value:
+            await asyncio.sleep(0.05)
+
+
+async def seen(proc: ServiceProcess, drop: Drop,
+               applied: Callable[[dict[str, Any]], bool]) -> None:
+    """Await the notifier having applied what ``applied`` recognises in one of the drop's
+    messages (a client resuming from 0 is sent the drop's window, then its live stream)."""
+    async with websockets.connect(ws_url(proc, drops=drop.drop_id, since=0)) as ws:
+        await receive_until(ws, lambda g: any(applied(m) for m in g))
+
+
+def stock_is(available: int) -> Callable[[dict[str, Any]], bool]:
+    """The stock, as a resume tells it (its window's latest, or a snapshot beyond it)."""
+    return lambda m: (m["type"] in ("STOCK_UPDATED", "SNAPSHOT")
+                      and m["data"].get("available_stock") == available)
+
+
+async def known(proc: ServiceProcess, *drops: Drop) -> None:
+    """Await the notifier having applied each drop's creation: a client joining after
+    this gets live messages only."""
+    for drop in drops:
+        await seen(proc, drop, lambda m: m["type"] == "DROP_CREATED")

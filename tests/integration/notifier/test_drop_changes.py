@@ -3,12 +3,10 @@ inventory's events: pushed on the drop's channel, and what a resume gives of eac
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import websockets
 
-from .conftest import quiet, receive_until, ws_url
+from .conftest import quiet, receive_until, seen, ws_url
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +25,7 @@ async def test_queue_figures_are_pushed_and_a_resume_on_another_process_gets_the
                                                  "sold_out": False, "issued": 50,
                                                  "admit_per_s": 10.0, "at": None}
     await drop.queue(serving=50, issued=50, sold_out=True)  # while away
-    await asyncio.sleep(0.3)
+    await seen(second, drop, lambda m: m["type"] == "QUEUE_UPDATED" and m["data"]["sold_out"])
     async with websockets.connect(ws_url(second, drops=drop.drop_id,
                                          since=pushed["seq"])) as ws:
         # the resume ends with the figures the process has; the latest come at once

@@ -11,7 +11,7 @@ import pytest
 import websockets
 from stampede_contracts import StockChanged
 
-from .conftest import levels, purchase, receive_until, ws_url
+from .conftest import known, levels, metric_is, purchase, receive_until, ws_url
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ async def test_a_client_moving_between_processes_mid_stream_misses_nothing(feed,
     buyers = [m["data"]["username"] for m in got if m["type"] == "PURCHASE_COMPLETED"]
     assert buyers == [f"buyer{i}" for i in range(PURCHASES)]  # each once, in order
     seqs = [m["seq"] for m in got]
-    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert seqs == sorted(set(seqs))  # rising, none twice
     assert got[-1]["data"]["available_stock"] == 0
     assert hops >= 3
     print(f"{hops} connections over 2 processes, {len(got)} messages")
@@ -68,9 +68,12 @@ async def test_both_processes_end_on_the_exact_last_stock_of_a_burst(feed, notif
     procs = [await notifier(STOCK_UPDATES_PER_SECOND="5"),
              await notifier(STOCK_UPDATES_PER_SECOND="5")]
     drop = await feed.new_drop(3000)
+    for proc in procs:
+        await known(proc, drop)
     async with (websockets.connect(ws_url(procs[0], drops=drop.drop_id)) as one,
                 websockets.connect(ws_url(procs[1], drops=drop.drop_id)) as two):
-        await asyncio.sleep(0.3)
+        for proc in procs:  # each joined its process's room
+            await metric_is(proc, "stampede_notifier_connections", 1)
         for chunk in range(10):
             await drop.send(*(StockChanged(stock=levels(3000 - chunk * 300 - i, 3000))
                               for i in range(1, 301)))

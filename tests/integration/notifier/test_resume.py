@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import websockets
 
-from .conftest import purchase, quiet, receive_until, ws_url
+from .conftest import known, metric_is, purchase, quiet, receive_until, seen, stock_is, ws_url
 
 pytestmark = pytest.mark.integration
 
@@ -16,8 +14,9 @@ async def test_reconnect_with_since_gets_what_it_missed(feed, notifier):
     proc = await notifier(STOCK_UPDATES_PER_SECOND="0")
     drop = await feed.new_drop(10)
     url = ws_url(proc, drops=drop.drop_id)
+    await known(proc, drop)
     async with websockets.connect(url) as ws:
-        await asyncio.sleep(0.2)
+        await metric_is(proc, "stampede_notifier_connections", 1)
         await drop.stock(9)
         [first] = await receive_until(ws, lambda g: len(g) >= 1)
     last_seen = first["seq"]
@@ -25,7 +24,7 @@ async def test_reconnect_with_since_gets_what_it_missed(feed, notifier):
     await drop.send(purchase("bo"))
     for available in (8, 7, 6):
         await drop.stock(available)
-    await asyncio.sleep(0.5)
+    await seen(proc, drop, stock_is(6))  # all missed: a resume replays them
     async with websockets.connect(ws_url(proc, drops=drop.drop_id, since=last_seen)) as ws:
         missed = await receive_until(ws, lambda g: len(g) >= 3)
         # compacted: the events, and the latest stock only
@@ -50,7 +49,7 @@ async def test_since_older_than_the_window_gets_a_snapshot(feed, notifier):
     await drop.send(purchase("cy"))
     for available in range(99, 80, -1):
         await drop.stock(available)
-    await asyncio.sleep(0.5)
+    await seen(proc, drop, stock_is(81))
     async with websockets.connect(ws_url(proc, drops=drop.drop_id, since=4)) as ws:
         [snapshot] = await receive_until(ws, lambda g: len(g) >= 1)
         assert snapshot["type"] == "SNAPSHOT"
@@ -68,15 +67,17 @@ async def test_two_processes_number_alike_so_a_client_can_switch(feed, notifier)
     drop = await feed.new_drop(10)
     await drop.send(purchase("di"))
     await drop.stock(9)
-    await asyncio.sleep(0.5)
-    seen = []
+    for proc in (first, second):
+        await seen(proc, drop, stock_is(9))
+    windows = []
     for proc in (first, second):
         async with websockets.connect(ws_url(proc, drops=drop.drop_id, since=0)) as ws:
-            seen.append(await receive_until(ws, lambda g: len(g) >= 4))
-    assert [(m["type"], m["seq"]) for m in seen[0]] == [(m["type"], m["seq"]) for m in seen[1]]
+            windows.append(await receive_until(ws, lambda g: len(g) >= 4))
+    assert [(m["type"], m["seq"]) for m in windows[0]] == [
+        (m["type"], m["seq"]) for m in windows[1]]
     # resume on the other process from what the first one sent
     async with websockets.connect(ws_url(first, drops=drop.drop_id)) as ws:
-        await asyncio.sleep(0.3)
+        await metric_is(first, "stampede_notifier_connections", 1)
         await drop.stock(8)
         [live] = await receive_until(ws, lambda g: len(g) >= 1)
     await drop.stock(7)

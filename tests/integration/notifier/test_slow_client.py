@@ -11,7 +11,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from .conftest import metric, purchase, receive_until, ws_url
+from .conftest import known, metric, metric_is, purchase, receive_until, ws_url
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,14 @@ def tiny_socket(port: int) -> socket.socket:
 async def test_slow_client_is_isolated_and_dropped(feed, notifier):
     proc = await notifier(CLIENT_QUEUE_SIZE="256", SLOW_CLOSE_TIMEOUT_S="6")
     drop = await feed.new_drop(100)
+    await known(proc, drop)  # its creation is not one of the messages counted below
     url = ws_url(proc, drops=drop.drop_id)
     slow = await websockets.connect(url, sock=tiny_socket(proc.port), max_queue=1)
     # and one that never reads at all: aborted once the close frame cannot get through
     stuck = await websockets.connect(url, sock=tiny_socket(proc.port), max_queue=1)
     try:
         async with websockets.connect(url) as fast:
-            await asyncio.sleep(0.3)
+            await metric_is(proc, "stampede_notifier_connections", 3)  # all three joined
             name = "x" * 64
             started = time.monotonic()
             reader = asyncio.create_task(
@@ -46,8 +47,8 @@ async def test_slow_client_is_isolated_and_dropped(feed, notifier):
                 await asyncio.sleep(0.02)
             got = await reader
             fast_s = time.monotonic() - started
-            assert len(got) == 12_000 and [m["seq"] for m in got] == sorted(
-                m["seq"] for m in got)
+            seqs = [m["seq"] for m in got]
+            assert len(got) == 12_000 and seqs == sorted(set(seqs))  # rising, none twice
         async with asyncio.timeout(10):
             while await metric(proc, "stampede_notifier_slow_clients_dropped_total") < 2:
                 await asyncio.sleep(0.1)

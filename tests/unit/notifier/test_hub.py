@@ -181,8 +181,10 @@ async def test_pacing_sends_the_trailing_update_on_its_timer():
     hub.apply([envelope(drop, seq, stock(100 - seq, total=100)) for seq in range(2, 60)])
     await tick()
     assert types(conn.messages()) == ["DROP_CREATED", "STOCK_UPDATED"]
-    await asyncio.sleep(0.1)
-    [last] = conn.messages()
+    async with asyncio.timeout(2):  # the trailing flush comes on its 50 ms timer
+        while not (flushed := conn.messages()):
+            await asyncio.sleep(0.01)
+    [last] = flushed
     assert last["data"]["available_stock"] == 41
     hub.stop()
 
