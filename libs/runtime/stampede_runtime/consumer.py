@@ -38,16 +38,29 @@ cost (in the broker) is the same whether a fetch brings data or not. So a loop f
 with the short ``busy_ms`` while messages flow or are expected (``expect()``: a gateway
 that just sent a command expects its reply) and with ``idle_ms`` once nothing came for
 ``idle_after_s``. With Apache Kafka both may be long.
+
+How a group loop shares its partitions with the other processes of its service is its
+``Membership`` (docs/recovery.md: what each broker supports, and which deployment uses
+which): a dynamic Kafka consumer group, KIP-345 static membership (``group.instance.id``
+= the process's stable instance id), or fixed slots (no group coordinator: slot ``i`` of
+``n`` reads the partitions ``p % n == i`` from the moment it starts; a restarted slot
+decides again as soon as it has loaded its state). A graceful stop leaves the group at
+once (``leave_on_stop``), static members included.
+
+``ready`` means the loop is deciding: it holds its partitions (a group member: its first
+assignment came, possibly empty) and has caught up with the log end as it was when they
+were assigned. A revocation clears it until the next assignment has caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -117,6 +130,48 @@ def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
         fetcher._fetch_max_wait_ms = wait_ms
 
 
+MembershipMode = Literal["dynamic", "static", "slots"]
+_ORDINAL = re.compile(r"(\d+)$")
+
+
+def slot_of(instance_id: str | None) -> int:
+    """The slot a stable instance id names: its trailing number (``inventory-2`` -> 2, a
+    StatefulSet pod's ordinal), 0 when it has none (``orders``)."""
+    match = _ORDINAL.search(instance_id or "")
+    return int(match.group(1)) if match else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """How a group loop shares its topic's partitions (see the module docstring).
+
+    ``dynamic``: a consumer group, a new member at each start; a dead member's partitions
+    move once the broker sees its session expire. ``static``: KIP-345, ``group.instance.id``
+    = ``instance_id``; a member restarted under its id within the session gets its
+    partitions back with no rebalance. ``slots``: no coordinator at all; slot
+    ``slot_of(instance_id)`` of ``slots`` reads the partitions ``p % slots == slot``; every
+    slot must run (a restarted one takes its partitions back at once) and the handler's own
+    fence (the inventory's epoch) keeps two processes of one slot from both writing."""
+
+    mode: MembershipMode = "dynamic"
+    instance_id: str | None = None
+    slots: int = 1
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+    leave_on_stop: bool = True  # static members (dynamic ones always leave)
+
+    def __post_init__(self) -> None:
+        if self.mode == "static" and not self.instance_id:
+            raise ValueError("static membership needs a stable instance id")
+        if self.mode == "slots" and not 0 <= slot_of(self.instance_id) < self.slots:
+            raise ValueError(f"instance {self.instance_id!r} names slot "
+                             f"{slot_of(self.instance_id)}, not one of 0..{self.slots - 1}")
+
+    def owns(self, partition: int) -> bool:
+        """In ``slots`` mode: whether this slot reads ``partition``."""
+        return partition % self.slots == slot_of(self.instance_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription(Generic[T]):
     """One topic a loop reads, and what it does with it."""
@@ -155,6 +210,7 @@ class ConsumerLoop(Generic[T]):
         policy: RetryPolicy = DEFAULT_POLICY,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 1_000,
+        membership: Membership | None = None,
         fetch_waits: FetchWaits = FetchWaits(),
         concurrent_partitions: bool = False,
         select: Callable[[ConsumerRecord], bool] | None = None,
@@ -173,8 +229,10 @@ class ConsumerLoop(Generic[T]):
         self._client_id = client_id
         self._max_records = max_records
         self._policy = policy
-        self._session_timeout_ms = session_timeout_ms
-        self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._membership = membership or Membership(
+            session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=heartbeat_interval_ms)
+        # a group shared by the broker's coordinator (not slots, not broadcast)
+        self._grouped = group_id is not None and self._membership.mode != "slots"
         self._waits = fetch_waits
         self._busy_until = 0.0
         self._concurrent = concurrent_partitions
@@ -182,7 +240,15 @@ class ConsumerLoop(Generic[T]):
         self._lock = asyncio.Lock()
         self._assigned: set[TopicPartition] = set()
         self._last_idle_check = 0.0
+        self._behind: dict[TopicPartition, int | None] = {}  # log ends to reach
+        self._assignments = 0
         self.started = asyncio.Event()
+        self.caught_up = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        """Deciding: it holds its partitions and has caught up (see the module docstring)."""
+        return self.started.is_set() and self.caught_up.is_set()
 
     @property
     def assigned(self) -> frozenset[int]:
@@ -201,15 +267,17 @@ class ConsumerLoop(Generic[T]):
 
     async def run(self) -> None:
         """Consume until cancelled. Never returns on a bad message."""
+        m = self._membership
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
-            group_id=self._group_id,
+            group_id=self._group_id if self._grouped else None,
+            group_instance_id=m.instance_id if self._grouped and m.mode == "static" else None,
             client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest" if self._subs[self._topic.name].from_beginning
             else "latest",
-            session_timeout_ms=self._session_timeout_ms,
-            heartbeat_interval_ms=self._heartbeat_interval_ms,
+            session_timeout_ms=m.session_timeout_ms,
+            heartbeat_interval_ms=m.heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
             fetch_max_wait_ms=self._waits.busy_ms,
             metadata_max_age_ms=5_000,
@@ -234,15 +302,32 @@ class ConsumerLoop(Generic[T]):
                         for tp, records in work:
                             await self._process(consumer, tp, records)
                     await self._check_idle(consumer, set(batches))
+                    if self._behind or not self.caught_up.is_set():
+                        await self._check_caught_up(consumer)
         finally:
             self.started.clear()
+            self.caught_up.clear()
             try:
+                self._prepare_leave(consumer)
                 await consumer.stop()
             finally:
                 self._consumer = None
 
+    def _prepare_leave(self, consumer: AIOKafkaConsumer) -> None:
+        """A graceful stop leaves the group at once, so the partitions move now rather than
+        when the session expires. aiokafka leaves for a dynamic member, not for a static
+        one (KIP-345: a restart within the session needs no rebalance); with
+        ``leave_on_stop`` a static one leaves too. Its LeaveGroup then names its member id
+        (aiokafka has no v3 LeaveGroup with the instance id), which Apache Kafka and tansu
+        both accept. Called right before ``stop()``, which closes the coordinator before
+        any other task runs, so no join goes out without the instance id."""
+        coordinator = getattr(consumer, "_coordinator", None)
+        m = self._membership
+        if coordinator is not None and self._grouped and m.mode == "static" and m.leave_on_stop:
+            coordinator._group_instance_id = None
+
     async def _subscribe(self, consumer: AIOKafkaConsumer) -> None:
-        if self._group_id is not None:
+        if self._grouped:
             consumer.subscribe([self._topic.name], listener=_Rebalance(self))  # type: ignore[arg-type]
             return
         tps: list[TopicPartition] = []
@@ -253,6 +338,8 @@ class ConsumerLoop(Generic[T]):
                 partitions = consumer.partitions_for_topic(name)
                 if not partitions:
                     await asyncio.sleep(0.2)
+            if self._group_id is not None:  # slots: this slot's share
+                partitions = {p for p in partitions if self._membership.owns(p)}
             tps += [TopicPartition(name, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await self._assign(tps)
@@ -269,7 +356,7 @@ class ConsumerLoop(Generic[T]):
                 tp = TopicPartition(name, p)
                 if p in positions:
                     consumer.seek(tp, positions[p])
-                elif self._group_id is None:
+                elif not self._grouped:
                     if sub.from_beginning:
                         await consumer.seek_to_beginning(tp)
                     else:
@@ -277,10 +364,39 @@ class ConsumerLoop(Generic[T]):
             log.info("%s: assigned partitions %s", name, partitions)
         self._assigned.update(tps)
         self._last_idle_check = 0.0  # look for a lost log at the first idle moment
+        self._assignments += 1
+        self._behind.update(dict.fromkeys(tps))  # their log ends: the first fetch tells
+        self.caught_up.clear()
+
+    async def _check_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        """``caught_up`` once every assigned partition's position reached the log end of
+        the first fetch after its assignment (no extra request: a new assignment has no
+        high watermark until it is fetched). A position beyond it (a lost log) counts: the
+        idle check sees to that. A group member assigned nothing is caught up at once."""
+        if self._grouped and not self._assignments:
+            return  # no assignment yet: the group has not formed
+        for tp, end in list(self._behind.items()):
+            if tp not in self._assigned:
+                del self._behind[tp]
+                continue
+            high = consumer.highwater(tp)
+            if high is None:
+                continue  # not fetched yet
+            if end is None:
+                self._behind[tp] = end = high
+            if await consumer.position(tp) >= end:  # (fetched: the position is known)
+                del self._behind[tp]
+        if not self._behind and not self.caught_up.is_set():
+            self.caught_up.set()
+            log.info("%s: caught up with partitions %s", self._topic.name, sorted(
+                tp.partition for tp in self._assigned if tp.topic == self._topic.name))
 
     async def _revoke(self, tps: list[TopicPartition]) -> None:
+        self.caught_up.clear()  # not deciding until the next assignment caught up
         async with self._lock:  # the batch in hand finishes first
             self._assigned.difference_update(tps)
+            for tp in tps:
+                self._behind.pop(tp, None)
             for name, sub in self._subs.items():
                 partitions = sorted(tp.partition for tp in tps if tp.topic == name)
                 await sub.handler.on_revoked(partitions)
@@ -314,7 +430,7 @@ class ConsumerLoop(Generic[T]):
                 topic=tp.topic, group=self._group_id or "-"
             ).inc(len(batch))
         next_offset = records[-1].offset + 1
-        if self._group_id is not None:
+        if self._grouped:
             try:
                 await consumer.commit({tp: next_offset})
             except Exception as exc:  # the handler's own store is the source of truth

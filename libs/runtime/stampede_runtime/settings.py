@@ -7,15 +7,16 @@ with one clear line per problem, naming the variable.
 
 from __future__ import annotations
 
+import socket
 import sys
 import uuid
 from typing import TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stampede_contracts import Topics
 
-from .consumer import FetchWaits
+from .consumer import FetchWaits, Membership, MembershipMode, slot_of
 
 S = TypeVar("S", bound="ServiceSettings")
 
@@ -31,6 +32,8 @@ class ServiceSettings(BaseSettings):
     #: share HTTP_PORT with other processes of the service (SO_REUSEPORT)
     http_reuse_port: bool = False
     log_level: str = "INFO"
+    #: unique per process; stable per slot where the group membership needs it
+    #: (``{hostname}`` in it is replaced by the host's name: a container's own id)
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     topic_namespace: str = Field(default="", pattern=r"^[a-zA-Z0-9_-]{0,40}$")
     #: how long a fetch waits at the broker (see ``consumer.FetchWaits``). The defaults
@@ -39,6 +42,51 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_wait_ms: int = Field(default=5, ge=1, le=10_000)  # on the request path
     kafka_follow_wait_ms: int = Field(default=25, ge=1, le=10_000)  # following the events
     kafka_idle_wait_ms: int = Field(default=100, ge=1, le=10_000)  # once nothing comes
+
+    #: how a service's group loop shares its partitions (``consumer.Membership``;
+    #: docs/recovery.md says which mode suits which deployment)
+    kafka_group_membership: MembershipMode = "dynamic"
+    #: ``slots``: how many slots share the partitions (each process's slot: the trailing
+    #: number of its INSTANCE_ID)
+    kafka_group_slots: int = Field(default=1, ge=1, le=1024)
+    #: how soon the broker gives a dead member's partitions to the others (dynamic and
+    #: static; Apache Kafka accepts 6000 and up unless its group.min.session.timeout.ms
+    #: says otherwise); heartbeats at most a third of it
+    kafka_session_timeout_ms: int = Field(
+        default=6_000, ge=1_000, le=300_000,
+        validation_alias=AliasChoices("kafka_session_timeout_ms", "session_timeout_ms"))
+    kafka_heartbeat_interval_ms: int = Field(
+        default=1_000, ge=100, le=30_000,
+        validation_alias=AliasChoices("kafka_heartbeat_interval_ms", "heartbeat_interval_ms"))
+    #: a static member leaves the group on a graceful stop (a dynamic one always does)
+    kafka_leave_group_on_stop: bool = True
+
+    @field_validator("instance_id")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        return value.replace("{hostname}", socket.gethostname()) if "{" in value else value
+
+    @model_validator(mode="after")
+    def _membership_fits(self) -> ServiceSettings:
+        slot = slot_of(self.instance_id)
+        if self.kafka_group_membership == "slots" and slot >= self.kafka_group_slots:
+            raise ValueError(
+                f"INSTANCE_ID {self.instance_id!r} names slot {slot}, but KAFKA_GROUP_SLOTS "
+                f"is {self.kafka_group_slots} (slots 0..{self.kafka_group_slots - 1})")
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            raise ValueError("KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of "
+                             "KAFKA_SESSION_TIMEOUT_MS")
+        return self
+
+    @property
+    def membership(self) -> Membership:
+        """The group membership of this process's group loop."""
+        return Membership(
+            mode=self.kafka_group_membership, instance_id=self.instance_id,
+            slots=self.kafka_group_slots, session_timeout_ms=self.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.kafka_heartbeat_interval_ms,
+            leave_on_stop=self.kafka_leave_group_on_stop,
+        )
 
     @property
     def topics(self) -> Topics:
@@ -65,7 +113,10 @@ class DatabaseSettings(ServiceSettings):
 def describe_errors(exc: ValidationError, cls: type[ServiceSettings]) -> list[str]:
     lines = []
     for error in exc.errors():
-        name = str(error["loc"][0]).upper() if error["loc"] else "?"
+        if not error["loc"]:  # a rule between variables: its message names them
+            lines.append(f"{cls.__name__}: {error['msg']}")
+            continue
+        name = str(error["loc"][0]).upper()
         problem = "is required" if error["type"] == "missing" else f"is invalid: {error['msg']}"
         lines.append(f"{cls.__name__}: environment variable {name} {problem}")
     return lines
