@@ -50,9 +50,7 @@ def build_consumer(
         decode=decode_command, handler=handler, dead_letters=dead_letters,
         group_id=f"{topics.commands.name}.inventory",
         client_id=f"inventory-{settings.instance_id}", max_records=settings.max_records,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        fetch_waits=settings.request_waits,
+        membership=settings.membership, fetch_waits=settings.request_waits,
         concurrent_partitions=settings.concurrent_partitions,
     )
     metrics.holds_active.set_function(handler.holds_active)
@@ -90,7 +88,7 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
                 await migrate(conn)
             await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all())
             await producer.start()
-            _, loop, timers = build_consumer(settings, pool, producer)
+            handler, loop, timers = build_consumer(settings, pool, producer)
             tasks.start("commands", loop.run())
             tasks.start("expiry", timers.run())
             tasks.start("retention", forget_old_commands(
@@ -104,7 +102,9 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
                 return producer.started
 
             async def consumer() -> bool:
-                return loop.started.is_set() and tasks.healthy
+                """Deciding: every partition given to it claimed (or none is its own) and
+                the commands that came meanwhile decided (caught up)."""
+                return loop.ready and tasks.healthy and handler.partitions >= loop.assigned
 
             readiness.update(database=database, broker=broker, consumer=consumer)
             log.info("inventory %s started", settings.instance_id)

@@ -15,9 +15,8 @@ class InventorySettings(DatabaseSettings):
     #: decide and commit the batches of different partitions at the same time (each
     #: partition's own batches stay in order): one's transaction overlaps another's CPU
     concurrent_partitions: bool = True
-    #: how soon the group notices a dead writer (a kill -9) and moves its partitions
-    session_timeout_ms: int = Field(default=10_000, ge=3_000, le=300_000)
-    heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=30_000)
+    # how soon a dead writer's partitions move (SESSION_TIMEOUT_MS, KAFKA_GROUP_MEMBERSHIP,
+    # ...): the shared group settings of ``stampede_runtime.settings``
     #: how often due holds are looked for; expiry lands within about this plus a batch
     expiry_tick_ms: int = Field(default=100, ge=10, le=10_000)
     #: processed command ids (and their replies) are kept this long (API: >= 24 h)

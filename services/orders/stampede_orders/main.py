@@ -52,6 +52,7 @@ async def running(settings: OrdersSettings, app: FastAPI,
             dead_letters=KafkaDeadLetters(producer, topics.dead_letters, service=SERVICE),
             group_id=settings.group_id,
             client_id=f"{SERVICE}-{settings.instance_id}",
+            membership=settings.membership,
             fetch_waits=settings.follow_waits,
             max_records=settings.max_batch,
         )
@@ -61,7 +62,9 @@ async def running(settings: OrdersSettings, app: FastAPI,
             return await database.ping(engine)
 
         async def consumer_ready() -> bool:
-            return tasks.healthy and loop.started.is_set()
+            """Its partitions held (or none are its own) and the events that came while
+            it was away applied: the read model is current."""
+            return tasks.healthy and loop.ready
 
         checks.update(database=database_ready, consumer=consumer_ready)
         app.state.queries = ReadModelQueries(engine)
