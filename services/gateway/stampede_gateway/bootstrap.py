@@ -174,9 +174,14 @@ class Gateway:
             await asyncio.sleep(3600)
 
     async def ready(self) -> dict[str, bool]:
+        """Serving truthfully: the database answers, the drop view has caught up with the
+        events (its sure "no" are current), and drops' owners answer (no ask has waited
+        past the reply timeout without a reply about its drop since; see
+        ``InventoryClient.silent``)."""
         return {
             "database": await ping(self.pool),
             "broker": self.producer.started,
-            "consumer": self.consumer.started.is_set(),
+            "consumer": self.consumer.ready,
+            "owners": not self.inventory.silent(self.edge.settings.reply_timeout_s),
             "tasks": self.tasks.healthy,
         }

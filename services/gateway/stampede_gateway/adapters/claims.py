@@ -16,6 +16,7 @@ row fails only its own request.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -23,7 +24,10 @@ import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from ..errors import UpstreamUnavailable
 from .batching import Batcher
+
+CLAIM_TIMEOUT_S = 1.0  # a commit takes milliseconds, a batch under a storm tens of them
 
 INSERT_MANY = (
     "WITH x AS (SELECT * FROM json_to_recordset(%s::json) AS x(u uuid, k text, f text,"
@@ -67,8 +71,9 @@ class Claim:
 
 class Claims:
     def __init__(self, pool: AsyncConnectionPool, *, max_batch: int = 512,
-                 max_flushes: int = 2) -> None:
+                 max_flushes: int = 2, timeout_s: float = CLAIM_TIMEOUT_S) -> None:
         self._pool = pool
+        self._timeout_s = timeout_s
         self._batcher: Batcher[Claim, bool] = Batcher(
             self._write, name="idempotency claims", max_batch=max_batch,
             max_flushes=max_flushes,
@@ -81,7 +86,13 @@ class Claims:
     async def claim(self, claim: Claim) -> bool:
         """Write the record; True when it is new, False when its key (or its ticket) was
         already known."""
-        return await self._batcher.submit(claim)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._batcher.submit(claim)
+        except (TimeoutError, psycopg.OperationalError):
+            raise UpstreamUnavailable(
+                "The request could not be recorded (the database is unavailable); "
+                "retry with the same Idempotency-Key.") from None
 
     async def close(self) -> None:
         await self._batcher.close()
@@ -110,6 +121,6 @@ class Claims:
 
     async def _insert(self, rows: list[Claim]) -> set[tuple[UUID, str]]:
         payload = orjson.dumps([c.row() for c in rows]).decode()
-        async with self._pool.connection() as conn:
+        async with self._pool.connection(timeout=self._timeout_s) as conn:
             cur = await conn.execute(INSERT_MANY, (payload,))
             return {(u, k) for u, k in await cur.fetchall()}

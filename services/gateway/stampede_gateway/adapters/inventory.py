@@ -7,18 +7,27 @@ decoding them, and decodes its own as plain JSON (``decode_reply_json``): the or
 reads four fields of a reply, so no model is built. A waiting request is woken through a
 future keyed by command id. A reply nobody waits for any more (its request was answered
 202) goes to ``on_late_reply``.
+
+An ask never outlasts its timeout, the send to the broker included (a broker that is away
+makes it a timeout, as an owner that is away does). Whether drops' owners answer is seen
+from the asks themselves, at no cost: a drop is *silent* when an ask about it has waited
+longer than the reply timeout and no reply about it came since (``silent``; the
+gateway's readiness says so). A silent drop is forgotten after ``FORGET_SILENT_S`` (a
+command lost with the broker's log is never answered).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from stampede_contracts import SCHEMA_VERSION, MalformedMessage, TopicSpec
 from stampede_runtime.consumer import BaseHandler, Delivered
@@ -28,6 +37,7 @@ log = logging.getLogger(__name__)
 
 RawReply = dict[str, Any]
 LateReply = Callable[[RawReply], Awaitable[None]]
+FORGET_SILENT_S = 60.0  # as long as a late reply is awaited (order_path.LATE_REPLY_S)
 
 
 def decode_reply_json(raw: bytes | None) -> RawReply:
@@ -70,6 +80,8 @@ class InventoryClient(BaseHandler[RawReply]):
         self._waiting: dict[str, asyncio.Future[RawReply]] = {}
         self.on_late_reply: LateReply | None = None
         self.on_ask: Callable[[], None] | None = None  # a reply is expected soon
+        # drop id -> when the first ask about it since its last reply was made
+        self._unanswered: dict[str, float] = {}
 
     def mine(self, record: ConsumerRecord) -> bool:
         """Replies are keyed by ``reply_to``: only this process's are decoded."""
@@ -77,6 +89,14 @@ class InventoryClient(BaseHandler[RawReply]):
 
     async def send(self, drop_id: UUID, envelope: bytes) -> None:
         await self._producer.send(Outgoing(self._commands, drop_id, envelope))
+
+    def silent(self, after_s: float) -> list[str]:
+        """The drops whose owner has not answered an ask for longer than ``after_s``."""
+        now = time.monotonic()
+        for drop, since in list(self._unanswered.items()):
+            if now - since > FORGET_SILENT_S:
+                del self._unanswered[drop]
+        return [drop for drop, since in self._unanswered.items() if now - since > after_s]
 
     async def ask(self, command_id: UUID, drop_id: UUID, envelope: bytes,
                   timeout_s: float) -> RawReply | None:
@@ -86,6 +106,7 @@ class InventoryClient(BaseHandler[RawReply]):
         key = str(command_id)
         if self.on_ask is not None:
             self.on_ask()
+        self._unanswered.setdefault(str(drop_id), time.monotonic())
         shared = self._waiting.get(key)
         if shared is not None and not shared.done():
             try:
@@ -97,7 +118,11 @@ class InventoryClient(BaseHandler[RawReply]):
         self._waiting[key] = future
         try:
             async with asyncio.timeout(timeout_s):
-                await self.send(drop_id, envelope)
+                try:
+                    await self.send(drop_id, envelope)
+                except KafkaError as exc:  # not sent: the outcome URL sends it again
+                    log.warning("command %s not sent: %r", key, exc)
+                    return None
                 return await asyncio.shield(future)
         except TimeoutError:
             return None
@@ -110,6 +135,7 @@ class InventoryClient(BaseHandler[RawReply]):
             reply = delivered.message
             if reply.get("reply_to") != self.instance_id:
                 continue
+            self._unanswered.pop(str(reply.get("drop_id")), None)  # its owner answers
             future = self._waiting.pop(reply["command_id"], None)
             if future is not None and not future.done():
                 future.set_result(reply)
