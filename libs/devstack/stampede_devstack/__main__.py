@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from .stack import Stack, StackSettings
+from .stack import SUPERVISE_EVERY_S, Stack, StackSettings
 
 
 def up() -> int:
@@ -35,11 +35,9 @@ Stampede is up.
   logs           {stack.state_dir / 'logs'}
 Press Ctrl-C to stop.""", flush=True)
     try:
-        while not stop.wait(1.0):
-            for name, proc in stack.services.items():
-                if not proc.running:
-                    print(f"{name} exited; restarting it", file=sys.stderr, flush=True)
-                    proc.start()
+        while not stop.wait(SUPERVISE_EVERY_S):
+            for line in stack.supervise():
+                print(line, file=sys.stderr, flush=True)
     finally:
         print("stopping...", flush=True)
         stack.stop()

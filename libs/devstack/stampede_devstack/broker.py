@@ -38,6 +38,14 @@ class EmbeddedBroker:
             )
         wait_for_port(self.port, 20, "tansu")
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def stop(self) -> None:
         if self._proc is not None:
             stop_process(self._proc, grace_s=5)

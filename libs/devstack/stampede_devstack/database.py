@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .ports import require_free, wait_for_port
-from .process import stop_process
+from .process import kill_group, stop_process
 
 SERVER_USER = "embedded_postgres"
 
@@ -103,7 +103,17 @@ class EmbeddedPostgres:
                     raise
                 time.sleep(0.2)
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def stop(self) -> None:
         if self._proc is not None:
             stop_process(self._proc, grace_s=15)
+            self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL of the postmaster, as a crash: the next start recovers from the WAL."""
+        if self._proc is not None:
+            kill_group(self._proc)
             self._proc = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,61 @@ def stop_process(proc: subprocess.Popen[bytes], grace_s: float) -> None:
         proc.wait(5)
 
 
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group (a crash: no shutdown code runs) and reap the leader."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+class Spare:
+    """A warm spare of one service module (``stampede_devstack.warm``): started now, it
+    imports the service and waits to be told which process to become (``become``)."""
+
+    def __init__(self, module: str, log_dir: Path) -> None:
+        self.module = module
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"spare-{module}.log"
+        with self.log_path.open("ab") as log:
+            self.proc: subprocess.Popen[bytes] = subprocess.Popen(
+                [sys.executable, "-m", "stampede_devstack.warm", module],
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.PIPE,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    @property
+    def ready(self) -> bool:
+        """Imported and waiting (it says so in its log)."""
+        from .warm import READY
+
+        try:
+            return f"{READY} {self.proc.pid}\n" in self.log_path.read_text(errors="replace")
+        except OSError:
+            return False
+
+    def become(self, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes] | None:
+        """Hand it its order; its process (now the service's), or None if it is gone."""
+        if not self.alive or self.proc.stdin is None:
+            return None
+        order = json.dumps({"env": dict(env), "log": str(log_path)}).encode() + b"\n"
+        try:
+            self.proc.stdin.write(order)
+            self.proc.stdin.close()
+        except OSError:
+            return None
+        return self.proc
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # no order: it exits
+        stop_process(self.proc, grace_s=2)
+
+
 class ServiceProcess:
     """One service as ``python -m <module>`` with its environment and log file."""
 
@@ -39,14 +95,21 @@ class ServiceProcess:
         self.instance_id = self.env.get("INSTANCE_ID")  # None: any process on its port
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0  # time.monotonic() of the last start
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, spare: Spare | None = None) -> None:
+        """Start ``python -m <module>``, or make ``spare`` (already imported) it."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        self.started_at = time.monotonic()
+        warm = spare.become(env, self.log_path) if spare is not None else None
+        if warm is not None:
+            self.proc = warm
+            return
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module], env=env, stdout=log,
@@ -65,8 +128,7 @@ class ServiceProcess:
     def kill9(self) -> None:
         """SIGKILL, as a crash: no shutdown code runs."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            kill_group(self.proc)
 
     def stop(self) -> None:
         if self.proc is not None:
