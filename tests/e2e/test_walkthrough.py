@@ -3,7 +3,8 @@
 same system must work as well as the first), and every answer it printed is checked: the
 drop read back right after its 201, the buyer's hold, its replay, the purchase, the
 stock, the catalog's activity feed, the buyer's history, and what the project's own
-WebSocket client printed; then the purchase rows in orders' database. Also: holds
+WebSocket client printed (each message valid against the notifier's /asyncapi.json); then
+the purchase rows in orders' database. Also: holds
 expire, bad input never reaches Kafka, and SIGTERM stops every process ``up`` started."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import psutil
 import psycopg
 import pytest
@@ -64,6 +66,10 @@ def test_the_readme_walkthrough_runs_as_written_twice(system: RunningSystem,
                                                       tmp_path: Path) -> None:
     purchases: list[tuple[str, str]] = []
     buyers: set[str] = set()
+    served = httpx.get(system.ws.removesuffix("/ws").replace("ws://", "http://", 1)
+                       + "/asyncapi.json", timeout=10).json()
+    payloads = {name: jsonschema_rs.Draft7Validator(m["payload"])
+                for name, m in served["components"]["messages"].items()}
     for run in (1, 2):
         answers, messages, text = run_walkthrough(system, tmp_path / f"run{run}.txt")
         assert len(answers) == 7, text
@@ -97,6 +103,8 @@ def test_the_readme_walkthrough_runs_as_written_twice(system: RunningSystem,
         assert stock[-1]["data"]["available_stock"] == 2, messages
         assert [m["data"]["username"] for m in messages
                 if m["type"] == "PURCHASE_COMPLETED"] == [user["username"]], messages
+        for m in messages:  # each as the notifier's AsyncAPI document describes it
+            assert [e.message for e in payloads[m["type"]].iter_errors(m)] == [], m
         purchases.append((purchase["id"], hold["id"]))
     with psycopg.connect(system.database_url) as conn:
         for purchase_id, hold_id in purchases:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +49,7 @@ from .waiting_room import WaitingRooms
 
 log = logging.getLogger(__name__)
 LATE_REPLY_S = 60.0  # a reply after its 202 is recorded if it comes within this
+MIN_REPLY_WAIT_S = 0.01  # a command sent late in its deadline still gets a moment
 
 
 def outcome_url(key: str) -> str:
@@ -72,6 +73,7 @@ class OrderRequest:
     fingerprint: str
     quantity: int = 1
     ticket: str | None = None  # X-Queue-Ticket
+    received: float = field(default_factory=time.monotonic)  # when the request came in
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,10 @@ class OrderPath:
         return Answer(answer.response, replayed=answer.response.status != 202)
 
     async def _ask(self, req: OrderRequest, command_id: UUID, envelope: bytes) -> Answer:
-        reply = await self._inventory.ask(command_id, req.drop_id, envelope, self._timeout)
+        # the reply timeout bounds the whole answer, not only the wait for the reply
+        left = self._timeout - (time.monotonic() - req.received)
+        reply = await self._inventory.ask(command_id, req.drop_id, envelope,
+                                          max(left, MIN_REPLY_WAIT_S))
         if reply is None:
             self._expect_late(command_id, req.user_id, req.key, req.operation)
             metrics.reply_timeouts.inc()

@@ -121,7 +121,8 @@ class Walk:
         self.counts["responses"] += 1
         content = response.get("content", {})
         is_error = int(status) >= 400 or (int(status) == 302 and path.startswith("/api"))
-        if is_error and (method, path, status) not in NOT_PROBLEMS:
+        page_error = set(content) == {PAGE} and not path.startswith("/api")  # a page's 404
+        if is_error and not page_error and (method, path, status) not in NOT_PROBLEMS:
             self.problem(where, int(status), content)
         else:
             for media_type, media in content.items():

@@ -58,9 +58,11 @@ _NO_STORE = [(b"cache-control", b"no-store")]
 class Call:
     """One request on the front door: what its handler reads, and how it answers."""
 
-    __slots__ = ("headers", "ip", "method", "path", "rate_headers", "receive", "scope", "send")
+    __slots__ = ("headers", "ip", "method", "path", "rate_headers", "receive", "received",
+                 "scope", "send")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.received = time.monotonic()  # the reply timeout counts from here
         self.scope = scope
         self.receive = receive
         self.send = send
@@ -210,7 +212,7 @@ class FrontDoor:
             user_id=who.user_id, client_key=client_key_of(who, call.ip), key=key,
             operation=operation, drop_id=drop_id, command=command,
             fingerprint=fingerprint(call.method, call.path, body), quantity=quantity,
-            ticket=call.headers.get("x-queue-ticket") or None,
+            ticket=call.headers.get("x-queue-ticket") or None, received=call.received,
         )
         await self.reply(call, await gateway.order_path.run(request))
 

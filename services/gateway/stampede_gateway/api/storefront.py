@@ -96,7 +96,9 @@ async def drops_page(request: Request) -> HTMLResponse:
     description="Reserve, hold countdown, purchase, cancel; stock and buyers live. While the "
                 "drop's waiting room is queueing, `302` to `/waiting-room?drop=<id>` unless "
                 "`ticket` is a genuine ticket of this drop (back from the waiting room).",
-    responses={302: {"description": "The drop's room is queueing: to the waiting room."}},
+    responses={302: {"description": "The drop's room is queueing: to the waiting room."},
+               404: {"description": "`drop_id` is not a drop's id: the not-found page.",
+                     "content": {"text/html": {}}}},
 )
 async def drop_page(request: Request, drop_id: str, ticket: Annotated[
         str | None, Query(max_length=MAX_TICKET_CHARS)] = None) -> Response:
