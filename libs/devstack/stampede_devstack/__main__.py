@@ -24,6 +24,7 @@ def up() -> int:
         return 1
     print(f"""
 Stampede is up.
+  storefront     {stack.gateway_url}/            (admin page: {stack.gateway_url}/admin)
   API            {stack.gateway_url}            (docs: {stack.gateway_url}/docs)
                  {stack.gateway_workers} gateway process(es) on the port (GATEWAY_WORKERS)
   WebSocket      {stack.notifier_ws_url}
