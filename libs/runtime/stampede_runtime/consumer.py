@@ -23,6 +23,14 @@ error and no data, so the loop compares positions with the fetch's high
 watermark when a partition is idle, logs, counts, and lets the handler decide
 where to go (by default: the start of the new log).
 
+Traces: a loop given a ``span_name`` (the inventory's ``inventory decide``, orders'
+``orders project``, the notifier's ``notifier push``) starts, when tracing is on, one
+consumer span per message that carries a trace context (its Kafka headers, else its
+envelope's ``trace``), covering the handling of its batch; the handler finds the span's
+W3C fields in ``Delivered.trace`` (to pass them on) and the first span is current while it
+runs. With ``ACCESS_LOG`` on, such a loop writes one access line per message handled,
+naming its trace. Tracing off: one flag read per batch.
+
 ``select`` (optional) looks at each record before it is decoded: a record it refuses is
 skipped (its offset still counts as done), so a reader that wants a few messages of a
 busy topic (a gateway's own replies, keyed by its instance id) decodes only those.
@@ -66,7 +74,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from stampede_contracts import MalformedMessage, TopicSpec
 
-from . import metrics
+from . import logs, metrics, tracing
 from .dead_letters import DeadLetterSink
 from .errors import RetryPolicy, is_transient
 
@@ -86,6 +94,9 @@ class Delivered(Generic[T]):
     timestamp_ms: int
     message: T
     raw: bytes | None = None
+    #: the W3C trace fields of this message's consumer span (tracing on and the message
+    #: traced), to carry on in what the handler sends because of it
+    trace: dict[str, str] | None = None
 
 
 class PartitionHandler(Protocol[T]):
@@ -215,6 +226,7 @@ class ConsumerLoop(Generic[T]):
         concurrent_partitions: bool = False,
         select: Callable[[ConsumerRecord], bool] | None = None,
         also: Sequence[Subscription[Any]] = (),
+        span_name: str | None = None,
     ) -> None:
         if also and group_id is not None:
             raise ValueError("a group's loop reads one topic; 'also' is for broadcast loops")
@@ -225,6 +237,7 @@ class ConsumerLoop(Generic[T]):
             for sub in (Subscription(topic, decode, handler, select, from_beginning), *also)
         }
         self._dead_letters = dead_letters
+        self._span_name = span_name
         self._group_id = group_id
         self._client_id = client_id
         self._max_records = max_records
@@ -408,6 +421,8 @@ class ConsumerLoop(Generic[T]):
         sub = self._subs[tp.topic]
         batch: list[Delivered[Any]] = []
         select, decode = sub.select, sub.decode
+        traced = tracing.enabled and self._span_name is not None
+        spans: list[Any] = []
         for record in records:
             if select is not None and not select(record):
                 continue
@@ -416,15 +431,25 @@ class ConsumerLoop(Generic[T]):
             except MalformedMessage as exc:
                 await self._dead_letter(record, f"malformed: {exc}")
                 continue
+            fields = None
+            if traced:
+                fields = self._start_span(record, message, spans)
             batch.append(
                 Delivered(
                     record.partition, record.offset, record.key, record.timestamp, message,
-                    record.value,
+                    record.value, fields,
                 )
             )
         if batch:
             started = time.perf_counter()
-            await self._apply(sub, tp.partition, batch)
+            try:
+                with tracing.current(spans[0] if spans else None):
+                    await self._apply(sub, tp.partition, batch)
+            finally:
+                for span in spans:
+                    span.end()
+            if self._span_name is not None and logs.access_on():
+                self._access_lines(tp.topic, batch)
             metrics.batch_seconds.labels(topic=tp.topic).observe(time.perf_counter() - started)
             metrics.messages_consumed.labels(
                 topic=tp.topic, group=self._group_id or "-"
@@ -440,6 +465,29 @@ class ConsumerLoop(Generic[T]):
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(0, high - next_offset)
             )
+
+    def _start_span(self, record: ConsumerRecord, message: Any, spans: list[Any]
+                    ) -> dict[str, str] | None:
+        """The consumer span of a traced message (its context: headers, else envelope)."""
+        parent = tracing.context_of(record.headers, getattr(message, "trace", None))
+        if parent is None:
+            return None
+        assert self._span_name is not None
+        span = tracing.start_span(self._span_name, parent, attributes={
+            "messaging.system": "kafka", "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset})
+        spans.append(span)
+        return tracing.carrier_of(span)
+
+    def _access_lines(self, topic: str, batch: list[Delivered[Any]]) -> None:
+        for one in batch:
+            fields = one.trace or getattr(one.message, "trace", None) or {}
+            parent = fields.get("traceparent", "")
+            logs.access.info("handled %s[%d]@%d", topic, one.partition, one.offset, extra={
+                "fields": {"topic": topic, "partition": one.partition, "offset": one.offset,
+                           "trace_id": parent[3:35] if len(parent) >= 35 else ""}})
 
     async def _process_concurrently(
         self, consumer: AIOKafkaConsumer, work: list[tuple[TopicPartition, list[ConsumerRecord]]]

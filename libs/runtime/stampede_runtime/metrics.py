@@ -27,3 +27,15 @@ batch_seconds = Histogram(
     ["topic"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+
+# -- HTTP (every service: ``http.RequestMiddleware``, and the gateway's front door) ----------
+http_requests = Counter(
+    "stampede_http_requests_total", "HTTP answers by route template, method and status",
+    ["route", "method", "status"],
+)
+http_request_seconds = Histogram(
+    "stampede_http_request_duration_seconds",
+    "HTTP request duration (arrival to the answer's last byte), by route template",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0),
+)

@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from .http import wrap_outermost
 from .ops import ReadinessCheck, ops_router
 from .problems import install_problem_handlers
 from .settings import ServiceSettings
@@ -32,12 +33,15 @@ def build_app(
     description: str = "",
     version: str = "0.1.0",
     instance_id: str = "",
+    traced: bool = True,
 ) -> FastAPI:
     """``readiness`` may be a dict the lifespan fills in once connections exist;
-    ``instance_id`` is named in /readyz (processes sharing a port tell themselves apart)."""
+    ``instance_id`` is named in /readyz (processes sharing a port tell themselves apart);
+    ``traced=False``: the app sits behind a door that starts the server spans itself."""
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(ops_router(readiness, instance_id))
+    wrap_outermost(app, traced)  # request ids, request metrics, the access log (``http``)
     return app
 
 
@@ -61,7 +65,8 @@ def serve(app: ASGIApp, settings: ServiceSettings, **uvicorn_options: Any) -> No
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
-        access_log=False,
+        access_log=False,  # ours (``http.RequestMiddleware``) when ACCESS_LOG is on
+        log_config=None,  # uvicorn's lines go to the root logger: JSON (``logs``)
         lifespan="on",
         timeout_graceful_shutdown=10,
         **uvicorn_options,

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from stampede_runtime import tracing
 from stampede_runtime.web import build_app
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -56,7 +57,8 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
         return gateway is not None and all((await gateway.ready()).values())
 
     app = build_app(title="Stampede gateway", lifespan=lifespan, readiness={"gateway": ready},
-                    description=DESCRIPTION, instance_id=settings.instance_id)
+                    description=DESCRIPTION, instance_id=settings.instance_id,
+                    traced=False)  # the server spans start outside the front door
     app.state.edge = edge
     app.state.gateway = None
     problem_map.install(app)
@@ -74,15 +76,17 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
     )
     front = FrontDoor(app, edge, lambda: app.state.gateway)
     app.state.front_door = front
+    door: ASGIApp = tracing.asgi(front)  # tracing on: a server span for every request
     if not settings.cors_origins:
-        return front
+        return door
     # outside the front door, so its hot routes answer preflights and carry the headers too
     return CORSMiddleware(
-        front, allow_origins=settings.cors_origins,
+        door, allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
-                       "X-Idempotency-Key", "X-Queue-Ticket"],
+                       "X-Idempotency-Key", "X-Queue-Ticket", "X-Request-Id",
+                       "traceparent", "tracestate"],
         expose_headers=["Location", "Retry-After", "X-Queue-Ticket", "Idempotent-Replayed",
-                        "RateLimit", "RateLimit-Policy"],
+                        "RateLimit", "RateLimit-Policy", "X-Request-Id"],
         max_age=600,
     )

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind
 from stampede_contracts import RejectionCode, command_id_for, reservation_id_for, utcnow
+from stampede_runtime import tracing
 
 from . import metrics
 from .adapters.claims import Claim, Claims
@@ -129,14 +131,25 @@ class OrderPath:
         claim = Claim(req.user_id, req.key, req.fingerprint, req.operation.value,
                       status=response.status, refusal=code.value, ticket=ticket_id)
         if await self._claims.claim(claim):
-            metrics.order_answers.labels(req.operation.value, response.status, "view").inc()
+            metrics.answered(req.operation.value, response.status, "view",
+                             time.monotonic() - req.received)
             return Answer(response)
         return await self._known(req, ticket_id)
 
     async def _decide(self, req: OrderRequest, ticket_id: str | None) -> Answer:
+        if not tracing.enabled:
+            return await self._claim_and_ask(req, ticket_id)
+        with tracing.span("commands send", SpanKind.PRODUCER, {
+                "messaging.system": "kafka", "messaging.operation.type": "send",
+                "stampede.operation": req.operation.value,
+                "stampede.drop_id": str(req.drop_id)}):
+            return await self._claim_and_ask(req, ticket_id)
+
+    async def _claim_and_ask(self, req: OrderRequest, ticket_id: str | None) -> Answer:
+        """The claim, then the ask (tracing on: in the span the command carries)."""
         command_id = command_id_for(req.user_id, req.key)
         envelope = command_envelope(command_id, req.drop_id, req.command,
-                                    self._inventory.instance_id, utcnow())
+                                    self._inventory.instance_id, utcnow(), tracing.carrier())
         hold = None
         if req.operation is Operation.RESERVE:
             hold = (reservation_id_for(command_id), req.drop_id)
@@ -158,8 +171,8 @@ class OrderPath:
             raise IdempotencyKeyReused()
         if seen is Seen.REPLAY:
             assert record.response is not None
-            metrics.order_answers.labels(req.operation.value, record.response.status,
-                                         "replay").inc()
+            metrics.answered(req.operation.value, record.response.status, "replay",
+                             time.monotonic() - req.received)
             return Answer(record.response, replayed=True)
         if record.command is None:  # a decided record always has its response
             raise RequestInProgress(outcome_url(req.key))
@@ -175,10 +188,12 @@ class OrderPath:
         if reply is None:
             self._expect_late(command_id, req.user_id, req.key, req.operation)
             metrics.reply_timeouts.inc()
-            metrics.order_answers.labels(req.operation.value, 202, "pending").inc()
+            metrics.answered(req.operation.value, 202, "pending",
+                             time.monotonic() - req.received)
             return Answer(pending(req.key))
         response = self._answer(req.operation, reply)
-        metrics.order_answers.labels(req.operation.value, response.status, "inventory").inc()
+        metrics.answered(req.operation.value, response.status, "inventory",
+                         time.monotonic() - req.received)
         return Answer(response)
 
     def _answer(self, operation: Operation, reply: RawReply) -> StoredResponse:

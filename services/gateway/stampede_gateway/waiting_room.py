@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from prometheus_client import Counter
 from stampede_contracts import DropStatus, QueueUpdated, TopicSpec, utcnow
 from stampede_runtime.producer import Outgoing, Producer
 
@@ -88,6 +89,8 @@ class WaitingRooms:
         self.rooms: dict[UUID, RoomState] = {}
         self._direct: dict[UUID, TokenBucket] = {}
         self.in_flight = 0
+        self._admitted_series: dict[tuple[UUID, str], Counter] = {}
+        self._gauged: set[str] = set()  # drops whose room gauges are exported
 
     # -- settings -------------------------------------------------------------------------
     def settings_of(self, known: KnownDrop | None) -> tuple[float, Mode]:
@@ -106,6 +109,7 @@ class WaitingRooms:
             return await self._with_ticket(client_key, drop_id, token, now)
         if not queue_only and self._may_pass(drop_id, now):
             self.in_flight += 1
+            self._admitted(drop_id, "direct")
             return Passage()
         raise await self._place(client_key, drop_id, now)
 
@@ -156,7 +160,15 @@ class WaitingRooms:
         if st.expired:
             raise TicketInvalid("Queue ticket refused: its admission window has passed.")
         self.in_flight += 1
+        self._admitted(drop_id, "ticket")
         return Passage(ticket.ticket_id)
+
+    def _admitted(self, drop_id: UUID, via: str) -> None:
+        counter = self._admitted_series.get((drop_id, via))
+        if counter is None:
+            counter = metrics.waiting_room_admitted.labels(str(drop_id), via)
+            self._admitted_series[(drop_id, via)] = counter
+        counter.inc()
 
     def ticket_id(self, token: str, client_key: str) -> str | None:
         """What a genuine ticket of this client is recorded under (None: not one)."""
@@ -213,6 +225,21 @@ class WaitingRooms:
         if published:
             await self._producer.send_all(published)
         metrics.waiting_rooms_in_use.set(len(ticked))
+        self._room_gauges(unix)
+
+    def _room_gauges(self, now: float) -> None:
+        """Each drop's queue depth and admission rate; a drop gone from the tick (not live
+        or scheduled any more) is removed."""
+        shown: set[str] = set()
+        for room in self.rooms.values():
+            drop = str(room.drop_id)
+            shown.add(drop)
+            metrics.waiting_room_depth.labels(drop).set(room.waiting(now))
+            metrics.waiting_room_admit_per_s.labels(drop).set(room.rate)
+        for drop in self._gauged - shown:
+            metrics.waiting_room_depth.remove(drop)
+            metrics.waiting_room_admit_per_s.remove(drop)
+        self._gauged = shown
 
     def _figures(self, room: RoomState, now: float) -> QueueUpdated:
         serving = room.serving_now(now)

@@ -169,6 +169,7 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         if not fresh:
             return
         commands = [d.message for d in fresh if await self._routed(d)]
+        traces = {d.message.command_id: d.trace for d in fresh if d.trace}  # tracing on
         next_offset = fresh[-1].offset + 1
         now = self._clock()
         delete_upto = owned.to_delete()
@@ -176,7 +177,7 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         # optimistic: a command id decided before is rare (a re-sent command), so the
         # batch is decided as new and the commit itself finds out (nothing is written)
         decided = owned.writer.decide_batch(commands, now, {})
-        outbox = outbox_of(decided)
+        outbox = outbox_of(decided, traces)
         try:
             try:
                 outbox_id = await self._store.commit_batch(
@@ -189,7 +190,7 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
                 processed = await self._store.processed(partition,
                                                         [c.command_id for c in commands])
                 decided = owned.writer.decide_batch(commands, now, processed)
-                outbox = outbox_of(decided)
+                outbox = outbox_of(decided, traces)
                 outbox_id = await self._store.commit_batch(
                     partition, owned.epoch, next_offset, decided, outbox, delete_upto,
                 )

@@ -17,7 +17,7 @@ from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.db import open_pool, ping
 from stampede_runtime.dead_letters import KafkaDeadLetters
 from stampede_runtime.gc_tuning import tune_gc
-from stampede_runtime.logs import configure_logging
+from stampede_runtime.observability import configure_observability
 from stampede_runtime.ops import ReadinessCheck
 from stampede_runtime.producer import Producer
 from stampede_runtime.settings import load_settings
@@ -52,6 +52,7 @@ def build_consumer(
         client_id=f"inventory-{settings.instance_id}", max_records=settings.max_records,
         membership=settings.membership, fetch_waits=settings.request_waits,
         concurrent_partitions=settings.concurrent_partitions,
+        span_name="inventory decide",  # tracing on: one span per traced command
     )
     metrics.holds_active.set_function(handler.holds_active)
     metrics.oversell_violations.set_function(handler.violations)
@@ -76,7 +77,7 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(f"inventory[{settings.instance_id}]", settings.log_level)
+        configure_observability("inventory", settings)
         tune_gc()
         pool = await open_pool(settings.database_url, settings.db_schema,
                                size=settings.db_pool_size)

@@ -97,6 +97,7 @@ class OutboxPublisher:
     async def _send(self, batch: list[Outbox]) -> None:
         events, replies = self._topics.events, self._topics.replies
         await self._producer.send_all(
-            [Outgoing(events, m.key, m.json) for outbox in batch for m in outbox.events]
-            + [Outgoing(replies, m.key, m.json) for outbox in batch for m in outbox.replies]
+            [Outgoing(events, m.key, m.json, m.headers) for outbox in batch for m in outbox.events]
+            + [Outgoing(replies, m.key, m.json, m.headers)
+               for outbox in batch for m in outbox.replies]
         )

@@ -94,13 +94,15 @@ def _event_json(event: Any) -> str:
 
 
 def envelopes_json(
-    drop_id: UUID, events: tuple[Numbered, ...], at: datetime, cause: UUID | None
+    drop_id: UUID, events: tuple[Numbered, ...], at: datetime, cause: UUID | None,
+    trace: str = "{}",
 ) -> list[str]:
-    """The ``EventEnvelope`` JSON of a decision's events (ids: ``event_id_for``)."""
+    """The ``EventEnvelope`` JSON of a decision's events (ids: ``event_id_for``);
+    ``trace``: the JSON of the W3C fields they carry (the decision's span's)."""
     tail = f'","drop_id":"{drop_key(drop_id)}","seq":'
     occurred = f',"occurred_at":{dt_json(at)},"causation_id":'
     occurred += f'"{cause}"' if cause is not None else "null"
-    occurred += ',"trace":{},"event":'
+    occurred += f',"trace":{trace},"event":'
     return [
         f'{{"schema_version":1,"event_id":"{event_id_text(drop_id, n.seq)}{tail}{n.seq}'
         f"{occurred}{_event_json(n.event)}}}"

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from stampede_contracts import decode_event, decode_queue_update
 from stampede_runtime.consumer import ConsumerLoop, FetchWaits, Subscription
 from stampede_runtime.dead_letters import KafkaDeadLetters
-from stampede_runtime.logs import configure_logging
+from stampede_runtime.observability import configure_observability
 from stampede_runtime.producer import Producer
 from stampede_runtime.tasks import TaskOwner
 from stampede_runtime.web import build_app
@@ -39,7 +39,7 @@ def build_hub(settings: NotifierSettings) -> Hub:
 
 
 def create_app(settings: NotifierSettings) -> FastAPI:
-    configure_logging("notifier", settings.log_level)
+    configure_observability("notifier", settings)
     hub = build_hub(settings)
     tasks = TaskOwner()
     producer = Producer(settings.kafka_bootstrap_servers,
@@ -58,6 +58,7 @@ def create_app(settings: NotifierSettings) -> FastAPI:
                                    settings.kafka_idle_wait_ms)),
         also=[Subscription(settings.topics.queue, decode_queue_update,
                            HubHandler(hub.apply_queue), from_beginning=False)],
+        span_name="notifier push",  # tracing on: one span per traced event pushed
     )
     metrics.held_clients.set_function(lambda: hub.rooms.held_count)
 

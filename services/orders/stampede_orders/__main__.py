@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stampede_runtime.logs import configure_logging
+from stampede_runtime.observability import configure_observability
 from stampede_runtime.settings import load_settings
 from stampede_runtime.web import serve
 
@@ -12,7 +12,7 @@ from .settings import OrdersSettings
 
 def main() -> None:
     settings = load_settings(OrdersSettings)
-    configure_logging("orders", settings.log_level)
+    configure_observability("orders", settings)
     serve(create_app(settings), settings)
 
 

@@ -55,6 +55,7 @@ async def running(settings: OrdersSettings, app: FastAPI,
             membership=settings.membership,
             fetch_waits=settings.follow_waits,
             max_records=settings.max_batch,
+            span_name="orders project",  # tracing on: one span per traced event
         )
         tasks.start("orders-consumer", loop.run())
 

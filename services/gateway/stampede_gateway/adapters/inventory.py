@@ -30,6 +30,7 @@ import orjson
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from stampede_contracts import SCHEMA_VERSION, MalformedMessage, TopicSpec
+from stampede_runtime import tracing
 from stampede_runtime.consumer import BaseHandler, Delivered
 from stampede_runtime.producer import Outgoing, Producer
 
@@ -55,11 +56,13 @@ def decode_reply_json(raw: bytes | None) -> RawReply:
 
 
 def command_envelope(command_id: UUID, drop_id: UUID, command: dict[str, Any],
-                     reply_to: str, now: datetime) -> bytes:
-    """A ``CommandEnvelope`` as JSON (the command already validated at the edge)."""
+                     reply_to: str, now: datetime,
+                     trace: dict[str, str] | None = None) -> bytes:
+    """A ``CommandEnvelope`` as JSON (the command already validated at the edge);
+    ``trace``: the W3C fields of the span sending it (``tracing.carrier()``)."""
     return orjson.dumps({
         "schema_version": SCHEMA_VERSION, "command_id": command_id, "drop_id": drop_id,
-        "occurred_at": now, "reply_to": reply_to, "trace": {}, "command": command,
+        "occurred_at": now, "reply_to": reply_to, "trace": trace or {}, "command": command,
     })
 
 
@@ -88,7 +91,9 @@ class InventoryClient(BaseHandler[RawReply]):
         return bool(record.key == self._key)
 
     async def send(self, drop_id: UUID, envelope: bytes) -> None:
-        await self._producer.send(Outgoing(self._commands, drop_id, envelope))
+        """Tracing on: the current span's context goes in the message's headers."""
+        await self._producer.send(Outgoing(self._commands, drop_id, envelope,
+                                           tracing.headers()))
 
     def silent(self, after_s: float) -> list[str]:
         """The drops whose owner has not answered an ask for longer than ``after_s``."""

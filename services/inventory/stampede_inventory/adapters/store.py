@@ -28,6 +28,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 from stampede_contracts import DropSpec, EventEnvelope, Reply
+from stampede_runtime import tracing
 
 from ..domain import DropState, Hold
 from ..wire import drop_key, envelopes_json, reply_json
@@ -49,10 +50,12 @@ class AlreadyDecided(Exception):
 FENCED = "SF001"  # the SQLSTATE ``owner_commits`` raises
 
 class Message(NamedTuple):
-    """One message as it is stored and sent: its Kafka key and its JSON (see ``wire``)."""
+    """One message as it is stored and sent: its Kafka key and its JSON (see ``wire``),
+    and the trace context headers it is sent with (the envelope's ``trace`` as stored)."""
 
     key: str
     json: str
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +235,8 @@ async def _load_outbox(conn: AsyncConnection, partition: int) -> list[Outbox]:
     return [
         Outbox(
             id,
-            [Message(str(e.drop_id), e.model_dump_json()) for e in _EVENTS.validate_json(events)],
+            [Message(str(e.drop_id), e.model_dump_json(), tracing.headers(e.trace))
+             for e in _EVENTS.validate_json(events)],
             [Message(r.reply_to, r.model_dump_json())
              for r in first.get(id, []) + _REPLIES.validate_json(replies) if r.reply_to],
         )
@@ -376,24 +380,31 @@ def _array(items: Iterable[str]) -> str:
     return "[" + ",".join(items) + "]"
 
 
-def outbox_of(batch: Batch) -> Outbox:
+def outbox_of(batch: Batch, traces: dict[UUID, dict[str, str]] | None = None) -> Outbox:
     """The messages a batch publishes: its events and the replies someone waits for,
-    each serialised once (``wire``); and the JSON of its first replies, to be stored."""
+    each serialised once (``wire``); and the JSON of its first replies, to be stored.
+    ``traces``: the trace context of each command's decision span (tracing on); else a
+    command's own trace is carried on, in the events' envelopes and every message's
+    headers."""
     events: list[Message] = []
     replies: list[Message] = []
     decided: list[str] = []
     for a in batch.applied:
         decision = a.decision
+        trace = (traces.get(a.envelope.command_id) if traces else None) or a.envelope.trace
+        headers = tracing.headers(trace) if trace else ()
         if decision.events and decision.state is not None and decision.at is not None:
             drop_id = decision.state.drop_id
             key = drop_key(drop_id)
+            fields = orjson.dumps(trace).decode() if trace else "{}"
             events.extend(
-                Message(key, text)
-                for text in envelopes_json(drop_id, decision.events, decision.at, decision.cause)
+                Message(key, text, headers)
+                for text in envelopes_json(drop_id, decision.events, decision.at,
+                                           decision.cause, fields)
             )
         text = reply_json(a.reply)
         decided.append(text)
         if a.reply.reply_to:
-            replies.append(Message(a.reply.reply_to, text))
+            replies.append(Message(a.reply.reply_to, text, headers))
     resent = [Message(r.reply_to, reply_json(r)) for r in batch.duplicates if r.reply_to]
     return Outbox(0, events, replies + resent, decided, len(resent))

@@ -1,0 +1,218 @@
+"""Tracing: OpenTelemetry, on only when an OTLP endpoint is configured.
+
+``setup_tracing`` installs a tracer provider that exports over OTLP/HTTP when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the exporter reads the usual ``OTEL_*``
+variables), and instruments psycopg. Without it, nothing is installed: ``enabled`` stays
+False and every helper here returns at once (one attribute read), so the hot paths pay
+nothing for tracing being possible.
+
+The W3C trace context (``traceparent``, ``tracestate``) travels in every Kafka message's
+headers and in the envelopes' ``trace`` field (a re-published outbox message has only the
+latter). ``ConsumerLoop`` starts one consumer span per traced message when given a span
+name (the inventory's decision, orders' projection, the notifier's push); the gateway's
+order path starts the producer span its command carries.
+
+Sampling: parent-based; a root span is kept unless it is a client span (a database call
+of a background loop with no request or message around it: noise, not a trace).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.trace import Span, SpanKind
+
+log = logging.getLogger(__name__)
+
+#: True once a tracer provider is installed (``setup_tracing`` with an endpoint, or a test)
+enabled = False
+_tracer: trace.Tracer = trace.get_tracer("stampede")
+_provider: Any = None
+_NULL: AbstractContextManager[None] = nullcontext()
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+def _root_sampler() -> Any:
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_ON,
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+    )
+
+    class NoOrphanClients(Sampler):
+        """Roots are kept, except client spans (database calls of background loops)."""
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: SpanKind | None = None, attributes: Any = None,
+                          links: Any = None, trace_state: Any = None) -> SamplingResult:
+            if kind is SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes,
+                                           links, trace_state)
+
+        def get_description(self) -> str:
+            return "NoOrphanClients"
+
+    return ParentBased(root=NoOrphanClients())
+
+
+def setup_tracing(service: str, instance_id: str = "", *, endpoint: str = "",
+                  processor: SpanProcessor | None = None) -> bool:
+    """Install the tracer provider when ``endpoint`` (OTEL_EXPORTER_OTLP_ENDPOINT) is set or
+    a ``processor`` is given (tests: an in-memory exporter); return whether tracing is on.
+    Called once per process, before the service starts."""
+    global enabled, _tracer, _provider
+    if not endpoint and processor is None:
+        return False
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    resource = Resource.create({"service.name": service, "service.instance.id": instance_id})
+    provider = TracerProvider(resource=resource, sampler=_root_sampler())
+    if processor is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        processor = BatchSpanProcessor(OTLPSpanExporter())
+    provider.add_span_processor(processor)
+    if endpoint:  # a test's provider stays its own (the global one is set only once)
+        trace.set_tracer_provider(provider)
+    _provider = provider
+    _tracer = provider.get_tracer("stampede")
+    enabled = True
+    try:
+        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+        instrumentor = PsycopgInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider, enable_commenter=False)
+    except Exception as exc:  # tracing must never stop a service
+        log.warning("psycopg instrumentation not installed: %r", exc)
+    log.info("tracing on: exporting over OTLP" if endpoint else "tracing on")
+    return True
+
+
+def tracer() -> trace.Tracer:
+    return _tracer
+
+
+def provider() -> Any:
+    """The installed tracer provider (None when tracing is off)."""
+    return _provider
+
+
+def span(name: str, kind: SpanKind = SpanKind.INTERNAL,
+         attributes: Mapping[str, Any] | None = None) -> AbstractContextManager[Any]:
+    """A span around a block (current while it runs); nothing at all when tracing is off."""
+    if not enabled:
+        return _NULL
+    return _tracer.start_as_current_span(name, kind=kind, attributes=attributes)
+
+
+def carrier() -> dict[str, str]:
+    """The current trace context as W3C fields (empty when tracing is off or no span)."""
+    if not enabled:
+        return {}
+    out: dict[str, str] = {}
+    propagate.inject(out)
+    return out
+
+
+def headers(fields: Mapping[str, str] | None = None) -> Headers:
+    """Kafka headers of ``fields`` (default: the current context); () when off."""
+    if fields is None:
+        if not enabled:
+            return ()
+        fields = carrier()
+    return tuple((k, v.encode()) for k, v in fields.items() if k in TRACE_HEADERS)
+
+
+def context_of(record_headers: Sequence[tuple[str, bytes]] | None,
+               fallback: Mapping[str, str] | None = None) -> otel_context.Context | None:
+    """The trace context a message carries: its headers, else its envelope's ``trace``;
+    None when it carries none."""
+    fields: dict[str, str] = {}
+    for key, value in record_headers or ():
+        if key in TRACE_HEADERS and value:
+            fields[key] = value.decode("latin-1")
+    if "traceparent" not in fields:
+        if not fallback or "traceparent" not in fallback:
+            return None
+        fields = dict(fallback)
+    return propagate.extract(fields)
+
+
+def start_span(name: str, parent: otel_context.Context | None,
+               kind: SpanKind = SpanKind.CONSUMER,
+               attributes: Mapping[str, Any] | None = None,
+               start_time: int | None = None) -> Span:
+    """A span (not made current) under ``parent``; tracing must be on."""
+    return _tracer.start_span(name, context=parent, kind=kind, attributes=attributes,
+                              start_time=start_time)
+
+
+def carrier_of(span_: Span) -> dict[str, str]:
+    """The W3C fields naming ``span_`` as the parent."""
+    out: dict[str, str] = {}
+    propagate.inject(out, context=trace.set_span_in_context(span_))
+    return out
+
+
+@contextmanager
+def current(span_: Span | None) -> Iterator[None]:
+    """``span_`` current for the block (log lines name its trace); nothing when None."""
+    if span_ is None:
+        yield
+        return
+    token = otel_context.attach(trace.set_span_in_context(span_))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def trace_id() -> str:
+    """The current trace's id as 32 hex digits, or "" (tracing off, or no span)."""
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
+def reset_for_tests() -> None:
+    """Forget the installed provider (a test that installed one)."""
+    global enabled, _tracer, _provider
+    enabled = False
+    _provider = None
+    _tracer = trace.get_tracer("stampede")
+
+
+def asgi(app: Any, span_details: Any = None) -> Any:
+    """``app`` inside OpenTelemetry's ASGI middleware (a server span per request, the
+    caller's ``traceparent`` honoured) when tracing is on; ``app`` itself when off. The
+    ops routes (/metrics, /healthz, /readyz) are not traced."""
+    if not enabled:
+        return app
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return OpenTelemetryMiddleware(
+        app, excluded_urls="/metrics,/healthz,/readyz", default_span_details=span_details,
+        tracer_provider=_provider, exclude_spans=["receive", "send"],
+    )
+
+
+def name_request_span(method: str, route: str) -> None:
+    """Name the current server span after the route template once it is known."""
+    if enabled:
+        current_span = trace.get_current_span()
+        if current_span.is_recording():
+            current_span.update_name(f"{method} {route}")
+            current_span.set_attribute("http.route", route)
