@@ -281,6 +281,7 @@ def main() -> int:
     from stampede_devstack.broker import EmbeddedBroker
     from stampede_devstack.ports import free_port
     from stampede_runtime.admin import ensure_topics
+    from stampede_runtime.kafka_config import SINGLE_BROKER
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-notifier-"))
     broker = None
@@ -293,7 +294,8 @@ def main() -> int:
     broker_pid = getattr(getattr(broker, "_proc", None), "pid", None)
     setup = Setup(bootstrap, namespace, workdir, broker_pid, max(levels))
     try:
-        asyncio.run(ensure_topics(bootstrap, Topics.for_namespace(namespace).all()))
+        asyncio.run(ensure_topics(bootstrap, Topics.for_namespace(namespace).all(),
+                                  config=SINGLE_BROKER))
         floor = float("nan") if args.no_floor else floor_us_per_write(5000)
         print(f"broker {bootstrap}; {args.events} events per level; cores: {os.cpu_count()}; "
               f"kernel floor: {floor:.1f} µs of CPU per write (5,000 loopback sockets)",

@@ -8,6 +8,7 @@ renaming.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 
@@ -77,13 +78,24 @@ class Topics:
     dead_letters: TopicSpec
 
     @classmethod
-    def for_namespace(cls, namespace: str = "") -> Topics:
+    def for_namespace(
+        cls, namespace: str = "", *, partitions: Mapping[str, int] | None = None
+    ) -> Topics:
+        """The registry under ``namespace``; ``partitions`` overrides partition counts by
+        the registry's name (``KAFKA_TOPIC_PARTITIONS``)."""
+        counts = partitions or {}
+
+        def resolve(spec: TopicSpec) -> TopicSpec:
+            if spec.name in counts:
+                spec = replace(spec, partitions=counts[spec.name])
+            return spec.in_namespace(namespace)
+
         return cls(
-            commands=INVENTORY_COMMANDS.in_namespace(namespace),
-            events=INVENTORY_EVENTS.in_namespace(namespace),
-            replies=INVENTORY_REPLIES.in_namespace(namespace),
-            queue=QUEUE_UPDATES.in_namespace(namespace),
-            dead_letters=DEAD_LETTERS.in_namespace(namespace),
+            commands=resolve(INVENTORY_COMMANDS),
+            events=resolve(INVENTORY_EVENTS),
+            replies=resolve(INVENTORY_REPLIES),
+            queue=resolve(QUEUE_UPDATES),
+            dead_letters=resolve(DEAD_LETTERS),
         )
 
     def all(self) -> tuple[TopicSpec, ...]:

@@ -18,7 +18,6 @@ services notice and carry on from PostgreSQL) and a dead embedded PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
@@ -42,6 +41,9 @@ QUICK_DEATH_S = 2.0
 SUPERVISE_EVERY_S = 0.2
 #: the services whose slots keep a warm spare (a single owner of partitions each)
 SLOT_SERVICES = ("stampede_inventory", "stampede_orders")
+#: the topic settings of a one-broker cluster (the embedded one, a test's), for services
+#: started on it (production defaults: 3 and 2)
+SINGLE_BROKER_ENV = {"KAFKA_REPLICATION_FACTOR": "1", "KAFKA_MIN_INSYNC_REPLICAS": "1"}
 #: a used spare is replaced this long after (not at once: its import would compete for
 #: the cores with the start-up of the process it became)
 SPARE_AGAIN_AFTER_S = 2.0
@@ -162,12 +164,21 @@ class Stack:
 
     def ensure_topics(self) -> None:
         from stampede_contracts import Topics
-        from stampede_runtime.admin import ensure_topics
+        from stampede_runtime.admin import ensure_topics_sync
+        from stampede_runtime.kafka_config import TopicConfig
 
         assert self.kafka_bootstrap_servers
-        asyncio.run(ensure_topics(
-            self.kafka_bootstrap_servers, Topics.for_namespace(self.topic_namespace).all()
-        ))
+        env = {**os.environ, **self.extra_env, **self.topic_env()}
+        config = TopicConfig(replication_factor=int(env["KAFKA_REPLICATION_FACTOR"]),
+                             min_insync_replicas=int(env["KAFKA_MIN_INSYNC_REPLICAS"]))
+        ensure_topics_sync(self.kafka_bootstrap_servers,
+                           Topics.for_namespace(self.topic_namespace).all(), config=config)
+
+    def topic_env(self) -> dict[str, str]:
+        """One broker (the embedded one, or a test's): replication factor 1 and
+        min.insync.replicas 1, unless the environment or the test names others."""
+        return {k: v for k, v in SINGLE_BROKER_ENV.items()
+                if k not in self.extra_env and k not in os.environ}
 
     # -- services -----------------------------------------------------------
     def service_env(self) -> dict[str, str]:
@@ -177,6 +188,7 @@ class Stack:
             "DATABASE_URL": self.database_url,
             "LOG_LEVEL": self.log_level,
             "TOPIC_NAMESPACE": self.topic_namespace,
+            **self.topic_env(),
             **self.extra_env,
         }
 

@@ -77,6 +77,7 @@ from stampede_contracts import MalformedMessage, TopicSpec
 from . import logs, metrics, tracing
 from .dead_letters import DeadLetterSink
 from .errors import RetryPolicy, is_transient
+from .kafka_config import KafkaConnection
 
 log = logging.getLogger(__name__)
 DEFAULT_POLICY = RetryPolicy()
@@ -209,7 +210,7 @@ class ConsumerLoop(Generic[T]):
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        bootstrap_servers: str | KafkaConnection,
         topic: TopicSpec,
         decode: Callable[[bytes | None], T],
         handler: PartitionHandler[T],
@@ -230,7 +231,7 @@ class ConsumerLoop(Generic[T]):
     ) -> None:
         if also and group_id is not None:
             raise ValueError("a group's loop reads one topic; 'also' is for broadcast loops")
-        self._bootstrap = bootstrap_servers
+        self._connection = KafkaConnection.of(bootstrap_servers)
         self._topic = topic
         self._subs: dict[str, Subscription[Any]] = {
             sub.topic.name: sub
@@ -280,21 +281,7 @@ class ConsumerLoop(Generic[T]):
 
     async def run(self) -> None:
         """Consume until cancelled. Never returns on a bad message."""
-        m = self._membership
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self._group_id if self._grouped else None,
-            group_instance_id=m.instance_id if self._grouped and m.mode == "static" else None,
-            client_id=self._client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest" if self._subs[self._topic.name].from_beginning
-            else "latest",
-            session_timeout_ms=m.session_timeout_ms,
-            heartbeat_interval_ms=m.heartbeat_interval_ms,
-            max_poll_interval_ms=60_000,
-            fetch_max_wait_ms=self._waits.busy_ms,
-            metadata_max_age_ms=5_000,
-        )
+        consumer = AIOKafkaConsumer(**self.client_kwargs())
         self._consumer = consumer
         await consumer.start()
         try:
@@ -325,6 +312,24 @@ class ConsumerLoop(Generic[T]):
                 await consumer.stop()
             finally:
                 self._consumer = None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """What the aiokafka consumer is made with (unit-tested: TLS, SASL, the group)."""
+        m = self._membership
+        return dict(
+            **self._connection.aiokafka_kwargs(),
+            group_id=self._group_id if self._grouped else None,
+            group_instance_id=m.instance_id if self._grouped and m.mode == "static" else None,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if self._subs[self._topic.name].from_beginning
+            else "latest",
+            session_timeout_ms=m.session_timeout_ms,
+            heartbeat_interval_ms=m.heartbeat_interval_ms,
+            max_poll_interval_ms=60_000,
+            fetch_max_wait_ms=self._waits.busy_ms,
+            metadata_max_age_ms=5_000,
+        )
 
     def _prepare_leave(self, consumer: AIOKafkaConsumer) -> None:
         """A graceful stop leaves the group at once, so the partitions move now rather than

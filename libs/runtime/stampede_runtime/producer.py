@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
 from stampede_contracts import TopicSpec, encode, encode_key
+
+from .kafka_config import KafkaConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +63,35 @@ class KeyPartitioner:
 
 
 class Producer:
-    def __init__(self, bootstrap_servers: str, *, client_id: str, linger_ms: int = 1) -> None:
-        self._bootstrap = bootstrap_servers
+    """acks=all: a send returns once every in-sync replica has the message (at least
+    ``min.insync.replicas`` of them, see ``kafka_config.TopicConfig``)."""
+
+    ACKS = "all"
+
+    def __init__(self, bootstrap_servers: str | KafkaConnection, *, client_id: str,
+                 linger_ms: int = 1) -> None:
+        self._connection = KafkaConnection.of(bootstrap_servers)
         self._client_id = client_id
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            **self.client_kwargs(),
+        )
+        await self._producer.start()
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """What the aiokafka producer is made with (unit-tested: acks, TLS, SASL)."""
+        return dict(
+            **self._connection.aiokafka_kwargs(),
             client_id=self._client_id,
-            acks="all",
+            acks=self.ACKS,
             linger_ms=self._linger_ms,
             max_batch_size=256 * 1024,
             partitioner=KeyPartitioner(),
             request_timeout_ms=15_000,
         )
-        await self._producer.start()
 
     async def stop(self) -> None:
         if self._producer is not None:

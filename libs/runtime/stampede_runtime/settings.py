@@ -14,9 +14,17 @@ from typing import TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from stampede_contracts import Topics
+from stampede_contracts import ALL_TOPICS, Topics
 
 from .consumer import FetchWaits, Membership, MembershipMode, slot_of
+from .kafka_config import (
+    DEFAULT_RETENTION_MS,
+    KafkaConnection,
+    KafkaSecurity,
+    SaslMechanism,
+    SecurityProtocol,
+    TopicConfig,
+)
 
 S = TypeVar("S", bound="ServiceSettings")
 
@@ -66,6 +74,26 @@ class ServiceSettings(BaseSettings):
     #: a static member leaves the group on a graceful stop (a dynamic one always does)
     kafka_leave_group_on_stop: bool = True
 
+    #: TLS and SASL of every Kafka client (aiokafka and confluent-kafka alike; see
+    #: ``kafka_config.KafkaSecurity``)
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = Field(default=None, repr=False)
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+
+    #: what topics are created with and checked against (``admin.ensure_topics``): the
+    #: defaults are a production cluster's; the devstack sets 1 and 1 for its one broker
+    kafka_replication_factor: int = Field(default=3, ge=1, le=10)
+    kafka_min_insync_replicas: int = Field(default=2, ge=1, le=10)
+    kafka_retention_ms: int = Field(default=DEFAULT_RETENTION_MS, ge=-1)
+    #: partition counts other than the registry's, e.g.
+    #: ``inventory.commands=16,inventory.events=16`` (every service must be given the same)
+    kafka_topic_partitions: str = Field(
+        default="", pattern=r"^\s*([\w.-]+=\d+\s*(,\s*[\w.-]+=\d+\s*)*)?$")
+
     @field_validator("instance_id")
     @classmethod
     def _hostname(cls, value: str) -> str:
@@ -81,7 +109,42 @@ class ServiceSettings(BaseSettings):
         if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
             raise ValueError("KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of "
                              "KAFKA_SESSION_TIMEOUT_MS")
+        self.kafka_security  # noqa: B018 - TLS/SASL variables that do not fit together
+        self.topic_config  # noqa: B018 - replication and min ISR that do not fit together
+        unknown = set(self.partition_overrides) - {t.name for t in ALL_TOPICS}
+        if unknown:
+            raise ValueError(f"KAFKA_TOPIC_PARTITIONS names unknown topics: {sorted(unknown)}")
         return self
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """TLS and SASL for every Kafka client of this process."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol, sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username, sasl_password=self.kafka_sasl_password,
+            ssl_cafile=self.kafka_ssl_cafile, ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+        )
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """The brokers and how to reach them: what every Kafka client is given."""
+        return KafkaConnection(self.kafka_bootstrap_servers, self.kafka_security)
+
+    @property
+    def topic_config(self) -> TopicConfig:
+        return TopicConfig(replication_factor=self.kafka_replication_factor,
+                           min_insync_replicas=self.kafka_min_insync_replicas,
+                           retention_ms=self.kafka_retention_ms)
+
+    @property
+    def partition_overrides(self) -> dict[str, int]:
+        out = {}
+        for item in self.kafka_topic_partitions.split(","):
+            if item.strip():
+                name, _, count = item.partition("=")
+                out[name.strip()] = int(count)
+        return out
 
     @property
     def membership(self) -> Membership:
@@ -95,7 +158,10 @@ class ServiceSettings(BaseSettings):
 
     @property
     def topics(self) -> Topics:
-        return Topics.for_namespace(self.topic_namespace)
+        """The registry's topics in this deployment's namespace, with its partition
+        counts (``KAFKA_TOPIC_PARTITIONS``)."""
+        return Topics.for_namespace(self.topic_namespace,
+                                    partitions=self.partition_overrides)
 
     @property
     def request_waits(self) -> FetchWaits:

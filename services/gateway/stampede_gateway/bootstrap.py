@@ -95,10 +95,10 @@ class Gateway:
     async def start(cls, edge: Edge) -> Gateway:
         s = edge.settings
         topics = s.topics
-        await ensure_topics(s.kafka_bootstrap_servers, topics.all())
+        await ensure_topics(s.kafka, topics.all(), config=s.topic_config)
         await upgrade(s.database_url, SCHEMA)
         pool = await open_pool(s.database_url, SCHEMA, size=s.db_pool_size, autocommit=True)
-        producer = Producer(s.kafka_bootstrap_servers, client_id=f"gateway-{s.instance_id}",
+        producer = Producer(s.kafka, client_id=f"gateway-{s.instance_id}",
                             linger_ms=s.command_linger_ms)
         await producer.start()
         dead_letters = KafkaDeadLetters(producer, topics.dead_letters, service="gateway")
@@ -128,7 +128,7 @@ class Gateway:
             # its replies and the drop events come in the same fetches (one fetch request
             # instead of two: a fetch is what the broker's work is counted in)
             consumer=ConsumerLoop(
-                bootstrap_servers=s.kafka_bootstrap_servers, topic=topics.replies,
+                bootstrap_servers=s.kafka, topic=topics.replies,
                 decode=decode_reply_json, handler=inventory, dead_letters=dead_letters,
                 client_id=f"gateway-{s.instance_id}", from_beginning=False,
                 select=inventory.mine, fetch_waits=s.request_waits,

@@ -46,7 +46,7 @@ def build_consumer(
     )
     handler.timers = timers
     loop: ConsumerLoop[CommandEnvelope] = ConsumerLoop(
-        bootstrap_servers=settings.kafka_bootstrap_servers, topic=topics.commands,
+        bootstrap_servers=settings.kafka, topic=topics.commands,
         decode=decode_command, handler=handler, dead_letters=dead_letters,
         group_id=f"{topics.commands.name}.inventory",
         client_id=f"inventory-{settings.instance_id}", max_records=settings.max_records,
@@ -81,13 +81,14 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
         tune_gc()
         pool = await open_pool(settings.database_url, settings.db_schema,
                                size=settings.db_pool_size)
-        producer = Producer(settings.kafka_bootstrap_servers,
+        producer = Producer(settings.kafka,
                             client_id=f"inventory-{settings.instance_id}")
         tasks = TaskOwner()
         try:
             async with pool.connection() as conn:
                 await migrate(conn)
-            await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all())
+            await ensure_topics(settings.kafka, settings.topics.all(),
+                                config=settings.topic_config)
             await producer.start()
             handler, loop, timers = build_consumer(settings, pool, producer)
             tasks.start("commands", loop.run())

@@ -42,14 +42,14 @@ def create_app(settings: NotifierSettings) -> FastAPI:
     configure_observability("notifier", settings)
     hub = build_hub(settings)
     tasks = TaskOwner()
-    producer = Producer(settings.kafka_bootstrap_servers,
+    producer = Producer(settings.kafka,
                         client_id=f"notifier-{settings.instance_id}")
     dead_letters = KafkaDeadLetters(producer, settings.topics.dead_letters, service="notifier")
 
     # broadcast: every notifier process reads every partition; the queue figures come in
     # the same fetches as the events (one fetch request instead of two)
     consumer = ConsumerLoop(
-        bootstrap_servers=settings.kafka_bootstrap_servers, topic=settings.topics.events,
+        bootstrap_servers=settings.kafka, topic=settings.topics.events,
         decode=decode_event, handler=HubHandler(hub.apply), dead_letters=dead_letters,
         select=tells_clients,
         group_id=None, client_id=f"notifier-{settings.instance_id}", from_beginning=True,

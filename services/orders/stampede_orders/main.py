@@ -35,17 +35,18 @@ async def running(settings: OrdersSettings, app: FastAPI,
                   checks: dict[str, ReadinessCheck]) -> AsyncIterator[None]:
     topics = settings.topics
     await migrate.upgrade(settings.database_url, settings.db_schema)
-    await ensure_topics(settings.kafka_bootstrap_servers, [topics.events, topics.dead_letters])
+    await ensure_topics(settings.kafka, [topics.events, topics.dead_letters],
+                        config=settings.topic_config)
     engine = database.create_engine(
         settings.database_url, settings.db_schema, pool_size=settings.db_pool_size
     )
-    producer = Producer(settings.kafka_bootstrap_servers,
+    producer = Producer(settings.kafka,
                         client_id=f"{SERVICE}-{settings.instance_id}")
     tasks = TaskOwner()
     try:
         await producer.start()
         loop = ConsumerLoop[EventEnvelope](
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=settings.kafka,
             topic=topics.events,
             decode=decode_event,
             handler=ProjectionHandler(ProjectionStore(engine, topics.events.name)),

@@ -33,7 +33,9 @@ from stampede_contracts import (
 )
 from stampede_devstack.ports import free_port
 from stampede_devstack.process import ServiceProcess
+from stampede_devstack.stack import SINGLE_BROKER_ENV
 from stampede_runtime.admin import ensure_topics
+from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Outgoing, Producer
 
 REPLY_TO = "test-gateway"
@@ -54,7 +56,8 @@ class Cluster:
         if proc is None:
             proc = ServiceProcess(name, "stampede_inventory", free_port(), {
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka, "DATABASE_URL": self.database_url,
-                "TOPIC_NAMESPACE": self.namespace, "INSTANCE_ID": name, **self.env,
+                "TOPIC_NAMESPACE": self.namespace, "INSTANCE_ID": name, **SINGLE_BROKER_ENV,
+                **self.env,
             }, self.tmp / "logs")
             self.procs[name] = proc
         proc.start()
@@ -82,7 +85,7 @@ class Client:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Client:
-        await ensure_topics(self.kafka, self.topics.all())
+        await ensure_topics(self.kafka, self.topics.all(), config=SINGLE_BROKER)
         await self.producer.start()
         self._tasks = [
             asyncio.create_task(self._read(self.topics.replies.name, self._on_reply)),

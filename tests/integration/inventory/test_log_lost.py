@@ -12,6 +12,7 @@ from stampede_contracts import RejectionCode, ReserveStock
 from stampede_devstack.broker import EmbeddedBroker
 from stampede_devstack.ports import free_port
 from stampede_runtime.admin import ensure_topics
+from stampede_runtime.kafka_config import SINGLE_BROKER
 
 from .harness import Client, Cluster, db_state, spec
 
@@ -35,7 +36,7 @@ async def test_broker_restart_with_an_empty_log(tmp_path, fresh_database, namesp
 
         broker.kill()
         await asyncio.to_thread(broker.start)  # same port, empty log
-        await ensure_topics(broker.bootstrap_servers, client.topics.all())
+        await ensure_topics(broker.bootstrap_servers, client.topics.all(), config=SINGLE_BROKER)
         async with Client(broker.bootstrap_servers, namespace) as client:
             # a command in the new log: decided against the state kept in PostgreSQL
             reply = await client.ask(ReserveStock(drop_id=drop.drop_id, user_id=uuid.uuid4(),

@@ -36,6 +36,7 @@ from stampede_contracts import (
 from stampede_devstack.ports import free_port
 from stampede_devstack.process import ServiceProcess
 from stampede_runtime.admin import ensure_topics
+from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Outgoing, Producer
 
 
@@ -118,7 +119,7 @@ class Feed:
 @pytest.fixture
 async def feed(infra: Any, namespace: str) -> AsyncIterator[Feed]:
     topics = Topics.for_namespace(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, topics.all())
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
     producer = Producer(infra.kafka_bootstrap_servers, client_id="notifier-test")
     await producer.start()
     try:

@@ -21,7 +21,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stampede_contracts import EventEnvelope, Topics
 from stampede_devstack.ports import free_port
 from stampede_devstack.process import ServiceProcess
+from stampede_devstack.stack import SINGLE_BROKER_ENV
 from stampede_runtime.admin import ensure_topics
+from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Outgoing, Producer
 
 pytestmark = pytest.mark.integration
@@ -45,7 +47,7 @@ class Orders:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "DATABASE_URL": self.database_url,
             "TOPIC_NAMESPACE": self.namespace,
-            "LOG_LEVEL": "INFO",
+            "LOG_LEVEL": "INFO", **SINGLE_BROKER_ENV,
         }
 
     def start(self, *, wait: bool = True, **env: str) -> ServiceProcess:
@@ -121,7 +123,7 @@ class Orders:
 @pytest.fixture
 async def orders(infra, namespace, fresh_database, tmp_path) -> AsyncIterator[Orders]:
     topics = Topics.for_namespace(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, topics.all())
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
     producer = Producer(infra.kafka_bootstrap_servers, client_id="orders-test")
     await producer.start()
     under_test = Orders(infra.kafka_bootstrap_servers, namespace, topics, fresh_database(),

@@ -19,6 +19,7 @@ from stampede_contracts import (
 from stampede_runtime.admin import ensure_topics
 from stampede_runtime.consumer import BaseHandler, ConsumerLoop, Delivered
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Outgoing, Producer
 
 pytestmark = pytest.mark.integration
@@ -62,7 +63,7 @@ async def _dead_letters(bootstrap: str, topic: TopicSpec, expect: int) -> list[b
 
 async def test_group_loop_delivers_in_order_and_dead_letters_garbage(infra, namespace):
     topics = Topics.for_namespace(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, topics.all())
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
     producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
     await producer.start()
     drop = uuid.uuid4()
@@ -96,7 +97,7 @@ async def test_group_loop_delivers_in_order_and_dead_letters_garbage(infra, name
 
 async def test_broadcast_loop_reads_every_partition(infra, namespace):
     topics = Topics.for_namespace(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, topics.all())
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
     producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
     await producer.start()
     drops = [uuid.uuid4() for _ in range(40)]
@@ -127,7 +128,7 @@ async def test_broadcast_loop_reads_every_partition(infra, namespace):
 
 async def test_concurrent_partitions_keep_each_partition_in_order(infra, namespace):
     topics = Topics.for_namespace(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, topics.all())
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
     producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
     await producer.start()
     drops = [uuid.uuid4() for _ in range(12)]
