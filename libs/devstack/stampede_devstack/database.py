@@ -107,6 +107,11 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's (the leader of the server's process group)."""
+        return self._proc.pid if self._proc is not None else None
+
     def stop(self) -> None:
         if self._proc is not None:
             stop_process(self._proc, grace_s=15)
