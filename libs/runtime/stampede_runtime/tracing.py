@@ -67,10 +67,11 @@ def _root_sampler() -> Any:
 
 
 def setup_tracing(service: str, instance_id: str = "", *, endpoint: str = "",
-                  processor: SpanProcessor | None = None) -> bool:
+                  processor: SpanProcessor | None = None, instrument_db: bool = True) -> bool:
     """Install the tracer provider when ``endpoint`` (OTEL_EXPORTER_OTLP_ENDPOINT) is set or
     a ``processor`` is given (tests: an in-memory exporter); return whether tracing is on.
-    Called once per process, before the service starts."""
+    Called once per process, before the service starts. ``instrument_db``: psycopg's
+    calls become client spans (a test in a shared process says False)."""
     global enabled, _tracer, _provider
     if not endpoint and processor is None:
         return False
@@ -90,6 +91,8 @@ def setup_tracing(service: str, instance_id: str = "", *, endpoint: str = "",
     _provider = provider
     _tracer = provider.get_tracer("stampede")
     enabled = True
+    if not instrument_db:
+        return True
     try:
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
