@@ -91,12 +91,12 @@ async def test_one_trace_from_request_to_every_reader(infra, namespace, spans):
             async with asyncio.timeout(20):
                 await loop.started.wait()
         drop = uuid.uuid4()
-        with tracing.span("POST /api/drops/{drop_id}/reserve", SpanKind.SERVER):
-            with tracing.span("commands send", SpanKind.PRODUCER):
-                command = CommandEnvelope(
-                    command_id=uuid.uuid4(), drop_id=drop, occurred_at=datetime.now(UTC),
-                    trace=tracing.carrier(), command=DeleteDrop(drop_id=drop))
-                await producer.send(Outgoing(topics.commands, drop, command, tracing.headers()))
+        with (tracing.span("POST /api/drops/{drop_id}/reserve", SpanKind.SERVER),
+              tracing.span("commands send", SpanKind.PRODUCER)):
+            command = CommandEnvelope(
+                command_id=uuid.uuid4(), drop_id=drop, occurred_at=datetime.now(UTC),
+                trace=tracing.carrier(), command=DeleteDrop(drop_id=drop))
+            await producer.send(Outgoing(topics.commands, drop, command, tracing.headers()))
         async with asyncio.timeout(20):
             while not all(r.events for r in readers) or len(spans.get_finished_spans()) < 5:
                 await asyncio.sleep(0.02)
