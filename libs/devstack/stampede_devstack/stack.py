@@ -221,8 +221,11 @@ class Stack:
         for i, port in enumerate(self.inventory_ports):
             self._make(f"inventory-{i}", "stampede_inventory", port,
                        {**inventory, "INSTANCE_ID": f"inventory-{i}"})
+        # orders' internal API answers only the gateway, which holds the same token
+        orders_token = self.extra_env.get("ORDERS_SERVICE_TOKEN") or secrets.token_urlsafe(32)
         self._make("orders", "stampede_orders", self.orders_port,
-                   {**self.group_env(1), "INSTANCE_ID": "orders"})
+                   {**self.group_env(1), "INSTANCE_ID": "orders",
+                    "ORDERS_SERVICE_TOKEN": orders_token})
         self._make_workers("notifier", "stampede_notifier", self.notifier_port,
                            self.notifier_workers, {"ALLOWED_ORIGINS": self.browser_origins()})
         self._make_workers("gateway", "stampede_gateway", self.gateway_port,
@@ -234,6 +237,7 @@ class Stack:
             # every process signs and verifies tokens and tickets with the same secrets
             "JWT_SECRET": secret,
             "TICKET_SECRET": self.extra_env.get("TICKET_SECRET") or f"ticket:{secret}",
+            "ORDERS_SERVICE_TOKEN": orders_token,
             "NOTIFIER_PUBLIC_URL": self.notifier_public_url or self.notifier_ws_url,
         })
 

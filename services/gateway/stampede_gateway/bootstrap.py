@@ -103,7 +103,7 @@ class Gateway:
         await producer.start()
         dead_letters = KafkaDeadLetters(producer, topics.dead_letters, service="gateway")
         inventory = InventoryClient(producer, topics.commands, s.instance_id)
-        orders = OrdersClient(s.orders_url)
+        orders = OrdersClient(s.orders_url, token=s.orders_service_token)
         passwords = Passwords(memory_kib=s.argon2_memory_kib, time_cost=s.argon2_time_cost,
                               concurrency=s.hash_concurrency)
         claims = Claims(pool)

@@ -1,6 +1,7 @@
 """The gateway's settings: one class, read from the environment only.
 
-Secrets have no defaults: ``JWT_SECRET`` and ``ADMIN_PASSWORD`` are required unless
+Secrets have no defaults: ``JWT_SECRET``, ``ADMIN_PASSWORD`` and ``ORDERS_SERVICE_TOKEN``
+(sent to orders' internal API) are required unless
 ``DEV_MODE`` is true (then a per-process random secret and the password ``admin``
 are used, and the start-up log says so).
 """
@@ -16,6 +17,8 @@ from stampede_runtime.settings import DatabaseSettings
 
 class GatewaySettings(DatabaseSettings):
     orders_url: str = Field(default="http://127.0.0.1:8002", pattern=r"^https?://")
+    #: sent to orders' internal API (its ORDERS_SERVICE_TOKEN: the same secret)
+    orders_service_token: str | None = Field(default=None, min_length=16, repr=False)
     dev_mode: bool = False
     admin_username: str = Field(default="admin", min_length=1, max_length=32,
                                 pattern=r"^[A-Za-z0-9_.@-]+$")
@@ -71,6 +74,8 @@ class GatewaySettings(DatabaseSettings):
             missing.append("JWT_SECRET")
         if not self.dev_mode and not self.admin_password:
             missing.append("ADMIN_PASSWORD")
+        if not self.dev_mode and not self.orders_service_token:
+            missing.append("ORDERS_SERVICE_TOKEN")
         if missing:
             raise ValueError(f"{' and '.join(missing)} required when DEV_MODE is false")
         return self

@@ -1,5 +1,9 @@
 """The internal HTTP read API the gateway calls (routes of ``read_models``' docstring).
 
+Every route needs the service token (``Authorization: Bearer <ORDERS_SERVICE_TOKEN>``,
+which the gateway sends): ``401 UNAUTHORIZED`` without it. The probes and ``/metrics``
+are outside ``/internal`` and need none.
+
 Errors are problem documents: an unknown drop is ``404 DROP_NOT_FOUND``; a bad
 ``limit``/``offset``/id is ``422 VALIDATION_ERROR`` (the shared handlers); the
 database out of reach is ``503 SERVICE_UNAVAILABLE`` with ``Retry-After``.
@@ -10,7 +14,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from stampede_contracts import (
     DropRead,
@@ -23,9 +27,16 @@ from stampede_contracts import (
 )
 from stampede_runtime.problems import Problem, problem_response, problem_responses
 
-from .deps import Limit, Offset, Queries
+from .deps import Limit, Offset, Queries, require_service_token
 
-router = APIRouter(prefix="/internal", tags=["read model"], responses=problem_responses(422))
+router = APIRouter(
+    prefix="/internal", tags=["read model"],
+    dependencies=[Depends(require_service_token)],
+    responses=problem_responses(
+        401, 422, headers={401: {"WWW-Authenticate": {
+            "description": "Bearer: the service token (ORDERS_SERVICE_TOKEN)",
+            "schema": {"type": "string"}}}}),
+)
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -35,8 +46,10 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     ))
 
 
-def install(app: FastAPI) -> None:
-    """The routes, and the mapping of a database out of reach to 503."""
+def install(app: FastAPI, *, service_token: str) -> None:
+    """The routes (answering only ``service_token``'s holders), and the mapping of a
+    database out of reach to 503."""
+    app.state.service_token = service_token
     app.include_router(router)
     for exc in (psycopg.OperationalError, TimeoutError):
         app.add_exception_handler(exc, _database_unavailable)

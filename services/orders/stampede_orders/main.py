@@ -93,5 +93,5 @@ def create_app(settings: OrdersSettings) -> FastAPI:
         readiness=checks,
         instance_id=settings.instance_id,
     )
-    api.install(app)
+    api.install(app, service_token=settings.orders_service_token)
     return app

@@ -41,13 +41,15 @@ class Orders:
     log_dir: Path
     process: ServiceProcess | None = None
     restarts: int = 0
+    #: the service token orders requires on /internal (the gateway's, in a deployment)
+    token: str = "test-service-token-of-orders"
     _http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
     def env(self) -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "DATABASE_URL": self.database_url,
             "TOPIC_NAMESPACE": self.namespace,
-            "LOG_LEVEL": "INFO", **SINGLE_BROKER_ENV,
+            "LOG_LEVEL": "INFO", "ORDERS_SERVICE_TOKEN": self.token, **SINGLE_BROKER_ENV,
         }
 
     def start(self, *, wait: bool = True, **env: str) -> ServiceProcess:
@@ -65,9 +67,12 @@ class Orders:
         if self.process is not None:
             self.process.stop()
 
-    def get(self, path: str, **params: Any) -> httpx.Response:
+    def get(self, path: str, *, headers: dict[str, str] | None = None,
+            **params: Any) -> httpx.Response:
+        """GET with the service token, unless ``headers`` says otherwise."""
         assert self.process is not None
-        return self._http.get(f"{self.process.url}{path}", params=params)
+        sent = {"Authorization": f"Bearer {self.token}"} if headers is None else headers
+        return self._http.get(f"{self.process.url}{path}", params=params, headers=sent)
 
     async def publish(self, envelopes: Iterable[EventEnvelope]) -> None:
         await self.producer.send_all(

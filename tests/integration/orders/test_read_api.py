@@ -106,3 +106,31 @@ async def test_not_found_and_validation_problems(orders):
 
     ready = orders.get("/readyz").json()
     assert ready["checks"] == {"database": True, "consumer": True}
+
+
+async def test_the_internal_api_answers_only_holders_of_the_service_token(orders):
+    stream = DropStream.new(name="Guarded")
+    stream.create()
+    await orders.publish(stream.events)
+    orders.start()
+    await orders.caught_up()
+
+    paths = ("/internal/drops", f"/internal/drops/{stream.drop_id}",
+             f"/internal/drops/{stream.drop_id}/purchases",
+             f"/internal/users/{uuid.uuid4()}/reservations",
+             f"/internal/users/{uuid.uuid4()}/purchases")
+    refusals = ({}, {"Authorization": "Bearer not-the-token-at-all"},
+                {"Authorization": orders.token}, {"Authorization": f"Basic {orders.token}"})
+    for path in paths:
+        for headers in refusals:
+            r = orders.get(path, headers=headers)
+            assert r.status_code == 401, (path, headers)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert r.json()["code"] == "UNAUTHORIZED"
+            assert orders.token not in r.text
+        assert orders.get(path).status_code == 200, path
+    assert orders.get(f"/internal/drops/{stream.drop_id}").json()["name"] == "Guarded"
+    # probes and metrics stay open (kubelet, Prometheus)
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert orders.get(path, headers={}).status_code == 200, path

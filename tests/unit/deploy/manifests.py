@@ -28,13 +28,14 @@ COMMON_ENV = {
 }
 REQUIRED_ENV = {
     "gateway": COMMON_ENV | {"ORDERS_URL", "DEV_MODE", "ADMIN_USERNAME", "ADMIN_PASSWORD",
-                             "JWT_SECRET"},
+                             "JWT_SECRET", "ORDERS_SERVICE_TOKEN"},
     "inventory": COMMON_ENV,
-    "orders": COMMON_ENV,
+    "orders": COMMON_ENV | {"ORDERS_SERVICE_TOKEN"},
     "notifier": COMMON_ENV,
 }
 # Never a literal value in a manifest: these come from a Secret / the .env file.
-SECRET_ENV = {"DATABASE_URL", "ADMIN_PASSWORD", "JWT_SECRET", "TICKET_SECRET"}
+SECRET_ENV = {"DATABASE_URL", "ADMIN_PASSWORD", "JWT_SECRET", "TICKET_SECRET",
+              "ORDERS_SERVICE_TOKEN"}
 PLACEHOLDER = "CHANGE_ME"
 
 

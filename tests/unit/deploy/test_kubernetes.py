@@ -245,7 +245,7 @@ def test_k8s_secret_values_are_placeholders() -> None:
     assert "data" not in secret  # base64 would hide what is in it
     values = secret["stringData"]
     assert set(values) == {"DATABASE_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD", "JWT_SECRET",
-                           "TICKET_SECRET"}
+                           "TICKET_SECRET", "ORDERS_SERVICE_TOKEN"}
     for key in SECRET_ENV:
         assert PLACEHOLDER in values[key], f"{key} is not a clearly-marked placeholder"
     assert "TEMPLATE" in (BASE / "secret.yaml").read_text()
@@ -291,6 +291,61 @@ def test_overlays_replace_the_placeholder_secret(directory: Path) -> None:
 
 
 
+# -- network policies ---------------------------------------------------------------------
+def _policies() -> dict[str, dict]:
+    return of_kind(base_docs(), "NetworkPolicy")
+
+
+def _admits(policy: dict, name: str) -> bool:
+    selector = policy["spec"]["podSelector"]
+    return not selector or selector.get("matchLabels") == {"app.kubernetes.io/name": name}
+
+
+def test_every_pod_is_closed_to_ingress_but_what_a_policy_opens() -> None:
+    deny = _policies()["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny
+
+
+def test_only_the_gateway_reaches_orders_api() -> None:
+    opening = [p for p in _policies().values() if "Ingress" in p["spec"]["policyTypes"]
+               and p["spec"].get("ingress") and _admits(p, "orders")]
+    assert [p["metadata"]["name"] for p in opening] == ["orders-api-from-gateway"]
+    peers = [peer for rule in opening[0]["spec"]["ingress"] for peer in rule["from"]]
+    pods = [p["podSelector"] for p in peers if "podSelector" in p]
+    assert pods == [{"matchLabels": {"app.kubernetes.io/name": "gateway"}}]
+    # anything else is a namespace the scraper runs in (its calls get 401 without the token)
+    others = [p for p in peers if "podSelector" not in p]
+    assert all(p["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "monitoring"} for p in others)
+    for rule in opening[0]["spec"]["ingress"]:
+        assert rule["ports"] == [{"protocol": "TCP", "port": PORTS["orders"]}]
+
+
+def test_only_the_public_services_are_open_to_all() -> None:
+    for policy in _policies().values():
+        for rule in policy["spec"].get("ingress", []):
+            if "from" not in rule:  # from anywhere
+                name = policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                assert name in {"gateway", "notifier"}, policy["metadata"]["name"]
+                assert rule["ports"] == [{"protocol": "TCP", "port": PORTS[name]}]
+
+
+def test_the_services_egress_only_to_kafka_postgres_dns_and_each_other() -> None:
+    egress = _policies()["stampede-egress"]["spec"]
+    assert egress["podSelector"] == {} and egress["policyTypes"] == ["Egress"]
+    allowed = {(p["port"], tuple(sorted(str(peer) for peer in rule.get("to", []))))
+               for rule in egress["egress"] for p in rule["ports"]}
+    ports = {port for port, _ in allowed}
+    assert ports == {53, 9092, 9093, 5432, PORTS["orders"], 4317, 4318}
+    kafka = {peers for port, peers in allowed if port in (9092, 9093)}
+    assert kafka == {(str({"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "kafka"}}}),)}
+    postgres = {peers for port, peers in allowed if port == 5432}
+    assert postgres == {(str({"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "databases"}}}),)}
+
+
 # -- optional: render with kubectl kustomize when it is installed ---------------------------
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 @pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
@@ -311,6 +366,8 @@ def test_kubectl_kustomize_renders(target: str, tmp_path: Path) -> None:
     for d in docs:
         if d["kind"] != "Namespace":
             assert d["metadata"]["namespace"].startswith("stampede")
+    policies = {d["metadata"]["name"] for d in docs if d["kind"] == "NetworkPolicy"}
+    assert {"default-deny-ingress", "orders-api-from-gateway", "stampede-egress"} <= policies
     config = next(d for d in docs if d["kind"] == "ConfigMap")
     (secret,) = [d for d in docs if d["kind"] == "Secret"]
     assert secret["metadata"]["name"] == "stampede-secrets"  # what the pods reference

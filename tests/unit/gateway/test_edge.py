@@ -45,12 +45,13 @@ def test_identity_is_required_and_checked(client):
 
 
 def test_dev_headers_are_ignored_outside_dev_mode():
-    c = TestClient(create_app(settings(dev_mode=False, admin_password="pw")))
+    c = TestClient(create_app(settings(dev_mode=False, admin_password="pw",
+                                       orders_service_token="t" * 32)))
     problem(c.get("/api/me", headers=USER), 401, "UNAUTHORIZED")
 
 
 def test_secrets_are_required_outside_dev_mode():
-    with pytest.raises(ValueError, match="JWT_SECRET and ADMIN_PASSWORD"):
+    with pytest.raises(ValueError, match="JWT_SECRET and ADMIN_PASSWORD and ORDERS_SERVICE_TOKEN"):
         settings(dev_mode=False, jwt_secret=None)
 
 

@@ -20,7 +20,7 @@ def document(*, dev_mode: bool) -> dict[str, Any]:
     settings = GatewaySettings(
         kafka_bootstrap_servers="127.0.0.1:9", database_url="postgresql://u@127.0.0.1:9/x",
         dev_mode=dev_mode, jwt_secret="a-secret-of-the-test-only",
-        admin_password="not-used-here",
+        admin_password="not-used-here", orders_service_token="a-token-of-the-test-only",
     )
     app: Any = create_app(settings)
     while not isinstance(app, FastAPI):  # the front door (and CORS) wrap the app

@@ -15,6 +15,9 @@ from stampede_orders import api
 from stampede_runtime.web import build_app
 
 
+TOKEN = "the-service-token-of-this-test"
+
+
 class FakeQueries:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
@@ -36,15 +39,27 @@ def _app(queries: FakeQueries) -> FastAPI:
         yield
 
     app = build_app(title="orders", lifespan=lifespan, readiness={})
-    api.install(app)
+    api.install(app, service_token=TOKEN)
     app.state.queries = queries
     return app
 
 
-async def _get(queries: FakeQueries, path: str, **params: Any) -> httpx.Response:
+async def _get(queries: FakeQueries, path: str, token: str | None = None,
+               **params: Any) -> httpx.Response:
     transport = httpx.ASGITransport(app=_app(queries))
     async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
-        return await client.get(path, params=params)
+        return await client.get(path, params=params,
+                                headers={"Authorization": f"Bearer {token or TOKEN}"})
+
+
+async def test_a_call_without_the_service_token_is_refused():
+    queries = FakeQueries()
+    r = await _get(queries, f"/internal/users/{uuid.uuid4()}/reservations",
+                   token="someone-else")
+    assert r.status_code == 401
+    assert r.json()["code"] == "UNAUTHORIZED"
+    assert r.headers["www-authenticate"] == 'Bearer realm="orders"'
+    assert queries.calls == []
 
 
 async def test_unknown_drop_is_a_drop_not_found_problem():

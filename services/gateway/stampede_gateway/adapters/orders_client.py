@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -10,10 +11,15 @@ from stampede_contracts import DropRead, Page, PublicPurchase, PurchaseRead, Res
 
 from ..errors import DropNotFound, UpstreamUnavailable
 
+log = logging.getLogger(__name__)
+
 
 class OrdersClient:
-    def __init__(self, base_url: str, *, timeout_s: float = 5.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_url: str, *, token: str | None = None,
+                 timeout_s: float = 5.0) -> None:
+        # the service token orders requires of every /internal call (ORDERS_SERVICE_TOKEN)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, headers=headers)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -71,5 +77,8 @@ class OrdersClient:
 
 
 def _check(response: httpx.Response) -> None:
+    if response.status_code == 401:
+        log.error("orders refused the service token: ORDERS_SERVICE_TOKEN differs "
+                  "between the gateway and orders")
     if not response.is_success:
         raise UpstreamUnavailable("The catalog gave an unexpected answer; try again.")
