@@ -84,6 +84,8 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message = {**message, "headers": [*message.get("headers", ()), header]}
+                if tracing.enabled:  # routed by now; the server span ends with the answer
+                    tracing.name_request_span(scope["method"], route_of(scope))
             await send(message)
 
         try:
@@ -93,7 +95,6 @@ class RequestMiddleware:
             route = route_of(scope)
             method: str = scope["method"]
             record(route, method, status, seconds)
-            tracing.name_request_span(method, route)
             if logs.access_on():
                 access_line(method, route, scope["path"], status, seconds)
             logs.request_id_var.reset(token)

@@ -207,13 +207,21 @@ def asgi(app: Any, span_details: Any = None) -> Any:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     return OpenTelemetryMiddleware(
-        app, excluded_urls="/metrics,/healthz,/readyz", default_span_details=span_details,
+        app, excluded_urls="/metrics,/healthz,/readyz",
+        default_span_details=span_details or method_only,
         tracer_provider=_provider, exclude_spans=["receive", "send"],
     )
 
 
+def method_only(scope: Any) -> tuple[str, dict[str, Any]]:
+    """A server span's first name: its method (never the raw path: ids in it); renamed
+    ``METHOD /route/{template}`` once routed (``name_request_span``)."""
+    return str(scope.get("method") or scope.get("type", "")), {}
+
+
 def name_request_span(method: str, route: str) -> None:
-    """Name the current server span after the route template once it is known."""
+    """Name the current server span after the route template once it is known (before
+    the answer starts: the server span ends with it)."""
     if enabled:
         current_span = trace.get_current_span()
         if current_span.is_recording():

@@ -76,7 +76,8 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
     )
     front = FrontDoor(app, edge, lambda: app.state.gateway)
     app.state.front_door = front
-    door: ASGIApp = tracing.asgi(front)  # tracing on: a server span for every request
+    # tracing on: a server span for every request
+    door: ASGIApp = tracing.asgi(front, front.span_details)
     if not settings.cors_origins:
         return door
     # outside the front door, so its hot routes answer preflights and carry the headers too

@@ -225,17 +225,18 @@ class WaitingRooms:
         if published:
             await self._producer.send_all(published)
         metrics.waiting_rooms_in_use.set(len(ticked))
-        self._room_gauges(unix)
+        self._room_gauges(drops, unix)
 
-    def _room_gauges(self, now: float) -> None:
-        """Each drop's queue depth and admission rate; a drop gone from the tick (not live
-        or scheduled any more) is removed."""
+    def _room_gauges(self, drops: list[RoomTick], now: float) -> None:
+        """Each live or scheduled drop's queue depth (0: no room, nobody queued) and
+        admission rate; a drop gone from the tick is removed."""
         shown: set[str] = set()
-        for room in self.rooms.values():
-            drop = str(room.drop_id)
+        for tick in drops:
+            drop = str(tick.drop_id)
             shown.add(drop)
-            metrics.waiting_room_depth.labels(drop).set(room.waiting(now))
-            metrics.waiting_room_admit_per_s.labels(drop).set(room.rate)
+            room = self.rooms.get(tick.drop_id)
+            metrics.waiting_room_depth.labels(drop).set(room.waiting(now) if room else 0)
+            metrics.waiting_room_admit_per_s.labels(drop).set(room.rate if room else tick.rate)
         for drop in self._gauged - shown:
             metrics.waiting_room_depth.remove(drop)
             metrics.waiting_room_admit_per_s.remove(drop)

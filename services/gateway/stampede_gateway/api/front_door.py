@@ -145,6 +145,16 @@ class FrontDoor:
                 return
         await self.app(scope, receive, send)
 
+    def span_details(self, scope: Scope) -> tuple[str, dict[str, Any]]:
+        """Tracing on: a hot route's server span is named after its template at once
+        (the others are named once FastAPI routed them)."""
+        method = scope.get("method", "")
+        handler = self.route(method, scope["path"]) if scope["type"] == "http" else None
+        if handler is None:
+            return tracing.method_only(scope)
+        template = TEMPLATES[handler.__name__]
+        return f"{method} {template}", {"http.route": template}
+
     def route(self, method: str, path: str) -> Handler | None:
         parts = path.split("/")
         if method == "POST":
@@ -179,8 +189,6 @@ class FrontDoor:
             seconds = time.monotonic() - call.received
             route = TEMPLATES[handler.__name__]
             http.record(route, call.method, call.status, seconds)
-            if tracing.enabled:
-                tracing.name_request_span(call.method, route)
             if logs.access_on():
                 http.access_line(call.method, route, call.path, call.status, seconds)
             logs.request_id_var.reset(token)
