@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install chromium up test test-unit test-integration test-e2e lint bench clean
+.PHONY: install chromium promtool up test test-unit test-integration test-e2e lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -29,10 +29,10 @@ up: install
 demo: install
 	$(PY) -m stampede_devstack demo
 
-test: install chromium
+test: install chromium promtool
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test-unit: install
+test-unit: install promtool
 	$(PY) -m pytest -q tests/unit
 
 test-integration: install
@@ -50,6 +50,19 @@ chromium:
 	  else \
 	    echo "Chromium is missing: the browser tests (tests/e2e/browser) will be skipped."; \
 	    echo "Install it with 'sudo apt-get install chromium' (Debian/Ubuntu), or set CHROMIUM_PATH."; \
+	  fi; }
+
+# the alert rules' checks and unit tests (tests/unit/deploy/test_observability.py) run
+# Debian's promtool, from the package prometheus (on a host run by systemd the package also
+# enables its own Prometheus service: `systemctl disable --now prometheus` if unwanted)
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus package for promtool (alert rule tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "promtool is missing: the alert rule tests (tests/unit/deploy/test_observability.py) will be skipped."; \
+	    echo "Install it with 'sudo apt-get install prometheus' (Debian/Ubuntu)."; \
 	  fi; }
 
 lint: install
