@@ -14,7 +14,6 @@ from stampede_contracts import Page, ReservationRead
 from stampede_orders import api
 from stampede_runtime.web import build_app
 
-
 TOKEN = "the-service-token-of-this-test"
 
 
