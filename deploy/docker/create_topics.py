@@ -5,7 +5,8 @@ the services' own settings: KAFKA_BOOTSTRAP_SERVERS (required), TOPIC_NAMESPACE,
 topic settings (KAFKA_REPLICATION_FACTOR, default 3; KAFKA_MIN_INSYNC_REPLICAS, default
 2; KAFKA_RETENTION_MS, default 7 days; KAFKA_TOPIC_PARTITIONS) and TLS/SASL
 (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*). TOPICS_TIMEOUT_S (default 120)
-bounds how long it waits for the broker. Run from the service image:
+bounds how long it waits for the broker; TOPICS_STRICT=false only logs a topic that differs
+(the pods' init containers) instead of failing. Run from the service image:
     python /app/bin/create_topics.py
 Exit status 0 when every topic exists as the settings want; 1 when an existing topic
 differs (each difference printed, with the command that fixes it) or the cluster has
@@ -30,10 +31,11 @@ def main() -> int:
         print("create_topics: settings are missing or invalid", file=sys.stderr)
         return int(exc.code or 2)
     timeout_s = float(os.environ.get("TOPICS_TIMEOUT_S", "120"))
+    strict = os.environ.get("TOPICS_STRICT", "true").strip().lower() not in {"false", "0", "no"}
     specs = settings.topics.all()
     try:
         ensure_topics_sync(settings.kafka, specs, config=settings.topic_config,
-                           timeout_s=timeout_s, strict=True)
+                           timeout_s=timeout_s, strict=strict)
     except (TopicMismatch, ClusterTooSmall) as exc:
         print(f"create_topics: {exc}", file=sys.stderr)
         return 1

@@ -291,6 +291,19 @@ def test_overlays_replace_the_placeholder_secret(directory: Path) -> None:
 
 
 
+def test_every_kafka_client_may_get_the_sasl_password_and_only_the_job_is_strict() -> None:
+    job = of_kind(base_docs(), "Job")["stampede-topics"]["spec"]["template"]["spec"]
+    pods = [dep["spec"]["template"]["spec"] for dep in deployments().values()] + [job]
+    for pod in pods:
+        for container in pod["containers"] + pod.get("initContainers", []):
+            env = {e["name"]: e for e in container.get("env", [])}
+            ref = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "stampede-secrets", "key": "KAFKA_SASL_PASSWORD",
+                           "optional": True}, container["name"]
+            strict = env.get("TOPICS_STRICT", {}).get("value", "true")
+            assert strict == ("false" if container in pod.get("initContainers", []) else "true")
+
+
 # -- network policies ---------------------------------------------------------------------
 def _policies() -> dict[str, dict]:
     return of_kind(base_docs(), "NetworkPolicy")
