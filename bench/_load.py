@@ -426,11 +426,12 @@ def exit_on_sigterm() -> None:
 
 
 def start_stack(state_dir: Path, *, gateway_workers: int, notifier_workers: int,
-                inventory_instances: int = 1) -> Any:
+                inventory_instances: int = 1, env: dict[str, str] | None = None) -> Any:
     """The whole system as ``make up`` starts it (durable PostgreSQL, DEV_MODE), on free
     loopback ports, in a namespace of its own, per-client rate limits out of the way
     (each simulated buyer is its own client anyway). ``KAFKA_BOOTSTRAP_SERVERS`` /
-    ``DATABASE_URL`` name a real broker / database as for ``make up``."""
+    ``DATABASE_URL`` name a real broker / database as for ``make up``; ``env``: more
+    settings for every service (e.g. ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
     from stampede_devstack.ports import free_port
     from stampede_devstack.stack import Stack
 
@@ -440,7 +441,8 @@ def start_stack(state_dir: Path, *, gateway_workers: int, notifier_workers: int,
         broker_port=free_port(), postgres_port=free_port(), durable_db=True,
         log_level="WARNING", topic_namespace=f"bench{uuid.uuid4().hex[:6]}",
         gateway_workers=gateway_workers, notifier_workers=notifier_workers,
-        extra_env={"RATE_LIMIT_PER_S": "1000000", "RATE_LIMIT_BURST": "1000000"},
+        extra_env={"RATE_LIMIT_PER_S": "1000000", "RATE_LIMIT_BURST": "1000000",
+                   **(env or {})},
     )
     stack.kafka_bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
     stack.database_url = os.environ.get("DATABASE_URL") or None

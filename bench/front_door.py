@@ -3,7 +3,8 @@ processes, its own ``/healthz``, a Redis + Lua and a PostgreSQL ``SELECT ... FOR
 baseline, and the load generator's own ceiling, in one run.
 
 ``flock /tmp/stampede-bench.lock .venv/bin/python -m bench.front_door [--seconds 10]
-[--connections 32] [--threads 1] [--stock 100] [--phases ceiling,stampede1,stampede2,redis,pg]``
+[--connections 32] [--threads 1] [--stock 100] [--phases ceiling,stampede1,stampede2,redis,pg]
+[--otlp [--otlp-sample 0.01]]``
 
 The generator is Debian's ``wrk`` (installed with apt-get when missing and run as root)
 with a generated Lua script (``bench._load``): every request is a new buyer
@@ -41,6 +42,13 @@ Prints each phase as it ends (answers/s, p50/p99/p99.9 in ms, wrk's own CPU in c
 the answers; the CPU of every process of the system in cores), then the table and the
 ratios with issue 8's targets: storm / same server's ``/healthz`` >= 0.60, storm / Redis +
 Lua >= 1.5, storm / PG FOR UPDATE, p99 <= 50 ms at 80 % of the saturating storm rate.
+
+``--otlp``: tracing on in every service of the stack (``OTEL_EXPORTER_OTLP_ENDPOINT``), the
+spans exported over OTLP/HTTP (protobuf, the SDK's batch processor) to a collector in this
+process that decodes and counts them (``OtlpSink``): the instrumented path as deployed,
+minus a collector's own CPU. Run the same phases with and without it to see what tracing
+costs (the note of issue 11); ``--otlp-sample``: the share of traces recorded
+(``OTEL_TRACES_SAMPLER_ARG``).
 
 Bounded (each phase ``--seconds``, 1..60; the whole run a few minutes), 127.0.0.1 only,
 stops by itself; every process it started is stopped on any exit (Ctrl-C, SIGTERM,
@@ -81,6 +89,44 @@ from .baselines import BASELINES, baseline, or_skipped, service
 PHASES = ("ceiling", "stampede1", "stampede2", "redis", "pg")
 
 
+class OtlpSink:
+    """An OTLP/HTTP trace receiver on a free loopback port: answers 200, counts the spans."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.spans = self.exports = 0
+        sink = self
+
+        class Receive(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                sink.exports += 1
+                sink.spans += sum(len(ss.spans) for rs in request.resource_spans
+                                  for ss in rs.scope_spans)
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -94,6 +140,7 @@ class Run:
         self.tmp = tmp
         self.results: dict[str, WrkResult] = {}
         self.sold: dict[str, str] = {}
+        self.otlp: OtlpSink | None = None
 
     def load(self, port: int, mode: Any = "reserve", **kw: Any) -> Load:
         a = self.args
@@ -128,7 +175,11 @@ def ceiling(run: Run, trivial_port: int) -> None:
 def stampede(run: Run, workers: int, trivial_port: int | None) -> None:
     a = run.args
     tag = f"stampede{workers}"
-    stack = start_stack(run.tmp / tag, gateway_workers=workers, notifier_workers=2)
+    env = None
+    if run.otlp is not None:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": run.otlp.url,
+               "OTEL_TRACES_SAMPLER_ARG": str(run.args.otlp_sample)}
+    stack = start_stack(run.tmp / tag, gateway_workers=workers, notifier_workers=2, env=env)
     try:
         port = stack.gateway_port
         sampler = CpuSampler(stack_parties(stack))
@@ -232,6 +283,11 @@ def report(run: Run) -> None:
                   "each request its own wake-up, on the cores the system also uses)")
     for key, text in run.sold.items():
         print(f"taken, {key:<36} {text}")
+    if run.otlp is not None:
+        print(f"tracing on: {run.otlp.spans:,} spans received in {run.otlp.exports:,} OTLP "
+              "exports")
+    else:
+        print("tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)")
 
 
 def main() -> None:
@@ -246,6 +302,10 @@ def main() -> None:
                         help="connections (= wrk threads) of the open-loop phases")
     parser.add_argument("--phases", default=",".join(PHASES),
                         help=f"comma-separated subset of {','.join(PHASES)}")
+    parser.add_argument("--otlp", action="store_true",
+                        help="tracing on, exported over OTLP to a local collector")
+    parser.add_argument("--otlp-sample", type=float, default=1.0,
+                        help="with --otlp: the share of traces recorded (0..1)")
     args = parser.parse_args()
     phases = [p for p in args.phases.split(",") if p]
     if unknown := set(phases) - set(PHASES):
@@ -260,15 +320,20 @@ def main() -> None:
         parser.error("--stock 1..1000000")
     exit_on_sigterm()
     wrk_bin = ensure_tool("wrk", "wrk")
+    tracing = (f"on (OTLP to a local collector, {args.otlp_sample:g} sampled)" if args.otlp
+               else "off")
     print(f"front door: phases {','.join(phases)}; {args.seconds:g} s each, "
           f"{args.connections} connections, {args.threads} wrk thread(s), drop of "
           f"{args.stock}; open loop at {args.fraction:.0%} of the storm rate over "
-          f"{args.paced_connections} connections", flush=True)
+          f"{args.paced_connections} connections; tracing {tracing}", flush=True)
     print(f"code: {code_version()}; wrk: {wrk_bin}; {os.cpu_count()} cores", flush=True)
     print(RESULT_HEADER, flush=True)
     with ExitStack() as cleanup:
         tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="stampede-bench-")))
         run = Run(args, wrk_bin, tmp)
+        if args.otlp:
+            run.otlp = OtlpSink()
+            cleanup.callback(run.otlp.close)
         trivial = port_of(cleanup.enter_context(service("trivial", tmp / "logs")))
         try:
             for phase in phases:

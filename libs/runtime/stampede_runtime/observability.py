@@ -13,4 +13,5 @@ def configure_observability(service: str, settings: ServiceSettings) -> None:
     configure_logging(service, settings.log_level, instance=settings.instance_id,
                       access_log=settings.access_log)
     setup_tracing(service, settings.instance_id,
-                  endpoint=settings.otel_exporter_otlp_endpoint)
+                  endpoint=settings.otel_exporter_otlp_endpoint,
+                  sample_ratio=settings.otel_traces_sampler_arg)

@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     #: OTLP/HTTP collector (e.g. http://otel-collector:4318): traces are exported there;
     #: unset, no tracer is installed (the other ``OTEL_*`` variables apply as usual)
     otel_exporter_otlp_endpoint: str = ""
+    #: the share of new traces recorded (a request or message that arrives traced is
+    #: recorded as its caller decided): 1.0 records all, 0.01 one in a hundred
+    otel_traces_sampler_arg: float = Field(default=1.0, ge=0.0, le=1.0)
     #: unique per process; stable per slot where the group membership needs it
     #: (``{hostname}`` in it is replaced by the host's name: a container's own id)
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])

@@ -12,8 +12,9 @@ latter). ``ConsumerLoop`` starts one consumer span per traced message when given
 name (the inventory's decision, orders' projection, the notifier's push); the gateway's
 order path starts the producer span its command carries.
 
-Sampling: parent-based; a root span is kept unless it is a client span (a database call
-of a background loop with no request or message around it: noise, not a trace).
+Sampling: parent-based; a share of the root spans (``OTEL_TRACES_SAMPLER_ARG``, default all)
+is kept, never a root client span (a database call of a background loop with no request or
+message around it: noise, not a trace).
 """
 
 from __future__ import annotations
@@ -40,25 +41,28 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 Headers = tuple[tuple[str, bytes], ...]
 
 
-def _root_sampler() -> Any:
+def _root_sampler(ratio: float) -> Any:
     from opentelemetry.sdk.trace.sampling import (
-        ALWAYS_ON,
         Decision,
         ParentBased,
         Sampler,
         SamplingResult,
+        TraceIdRatioBased,
     )
 
+    roots = TraceIdRatioBased(ratio)
+
     class NoOrphanClients(Sampler):
-        """Roots are kept, except client spans (database calls of background loops)."""
+        """A share of the roots is kept (``ratio``), never client spans (the database
+        calls of background loops)."""
 
         def should_sample(self, parent_context: Any, trace_id: int, name: str,
                           kind: SpanKind | None = None, attributes: Any = None,
                           links: Any = None, trace_state: Any = None) -> SamplingResult:
             if kind is SpanKind.CLIENT:
                 return SamplingResult(Decision.DROP)
-            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes,
-                                           links, trace_state)
+            return roots.should_sample(parent_context, trace_id, name, kind, attributes,
+                                       links, trace_state)
 
         def get_description(self) -> str:
             return "NoOrphanClients"
@@ -67,11 +71,14 @@ def _root_sampler() -> Any:
 
 
 def setup_tracing(service: str, instance_id: str = "", *, endpoint: str = "",
-                  processor: SpanProcessor | None = None, instrument_db: bool = True) -> bool:
+                  processor: SpanProcessor | None = None, instrument_db: bool = True,
+                  sample_ratio: float = 1.0) -> bool:
     """Install the tracer provider when ``endpoint`` (OTEL_EXPORTER_OTLP_ENDPOINT) is set or
     a ``processor`` is given (tests: an in-memory exporter); return whether tracing is on.
     Called once per process, before the service starts. ``instrument_db``: psycopg's
-    calls become client spans (a test in a shared process says False)."""
+    calls become client spans (a test in a shared process says False). ``sample_ratio``
+    (OTEL_TRACES_SAMPLER_ARG): the share of new traces recorded; a request or message that
+    comes traced is recorded as its caller decided (W3C sampled flag)."""
     global enabled, _tracer, _provider
     if not endpoint and processor is None:
         return False
@@ -79,12 +86,14 @@ def setup_tracing(service: str, instance_id: str = "", *, endpoint: str = "",
     from opentelemetry.sdk.trace import TracerProvider
 
     resource = Resource.create({"service.name": service, "service.instance.id": instance_id})
-    provider = TracerProvider(resource=resource, sampler=_root_sampler())
+    provider = TracerProvider(resource=resource, sampler=_root_sampler(sample_ratio))
     if processor is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        processor = BatchSpanProcessor(OTLPSpanExporter())
+        # the variable names the collector's base URL; the exporter wants the traces URL
+        processor = BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces"))
     provider.add_span_processor(processor)
     if endpoint:  # a test's provider stays its own (the global one is set only once)
         trace.set_tracer_provider(provider)
@@ -211,6 +220,16 @@ def asgi(app: Any, span_details: Any = None) -> Any:
         default_span_details=span_details or method_only,
         tracer_provider=_provider, exclude_spans=["receive", "send"],
     )
+
+
+def server_span(method: str, route: str, request_headers: Mapping[str, str]
+                ) -> AbstractContextManager[Span]:
+    """A lean server span for an ASGI door of our own (the gateway's front door: the
+    caller's ``traceparent`` honoured, named ``METHOD /route/{template}``); tracing on."""
+    parent = propagate.extract(request_headers) if "traceparent" in request_headers else None
+    return _tracer.start_as_current_span(
+        f"{method} {route}", context=parent, kind=SpanKind.SERVER,
+        attributes={"http.request.method": method, "http.route": route})
 
 
 def method_only(scope: Any) -> tuple[str, dict[str, Any]]:

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from stampede_runtime import tracing
 from stampede_runtime.web import build_app
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -57,8 +56,7 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
         return gateway is not None and all((await gateway.ready()).values())
 
     app = build_app(title="Stampede gateway", lifespan=lifespan, readiness={"gateway": ready},
-                    description=DESCRIPTION, instance_id=settings.instance_id,
-                    traced=False)  # the server spans start outside the front door
+                    description=DESCRIPTION, instance_id=settings.instance_id)
     app.state.edge = edge
     app.state.gateway = None
     problem_map.install(app)
@@ -76,13 +74,11 @@ def create_app(settings: GatewaySettings) -> ASGIApp:
     )
     front = FrontDoor(app, edge, lambda: app.state.gateway)
     app.state.front_door = front
-    # tracing on: a server span for every request
-    door: ASGIApp = tracing.asgi(front, front.span_details)
     if not settings.cors_origins:
-        return door
+        return front
     # outside the front door, so its hot routes answer preflights and carry the headers too
     return CORSMiddleware(
-        door, allow_origins=settings.cors_origins,
+        front, allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
                        "X-Idempotency-Key", "X-Queue-Ticket", "X-Request-Id",

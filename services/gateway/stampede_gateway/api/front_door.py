@@ -10,8 +10,9 @@ the use case, and the answer written as bytes (orjson). What every HTTP answer g
 elsewhere (``stampede_runtime.http``) it gets here too, cheaply: ``X-Request-Id`` (the
 caller's if acceptable, else made: a counter), the request counted under its route template
 (the labelled series cached), the access line when ``ACCESS_LOG`` is on, and, when tracing
-is on, the server span (started outside, by OpenTelemetry's ASGI middleware) named after
-the template. The same routes stay declared in
+is on, a lean server span of its own (``tracing.server_span``: the caller's ``traceparent``
+honoured, named after the template); OpenTelemetry's ASGI middleware (several times that
+cost) serves the FastAPI routes behind. The same routes stay declared in
 FastAPI (``order_routes``) for the OpenAPI document, their endpoints delegating here, so
 both doors give the same answers.
 """
@@ -145,16 +146,6 @@ class FrontDoor:
                 return
         await self.app(scope, receive, send)
 
-    def span_details(self, scope: Scope) -> tuple[str, dict[str, Any]]:
-        """Tracing on: a hot route's server span is named after its template at once
-        (the others are named once FastAPI routed them)."""
-        method = scope.get("method", "")
-        handler = self.route(method, scope["path"]) if scope["type"] == "http" else None
-        if handler is None:
-            return tracing.method_only(scope)
-        template = TEMPLATES[handler.__name__]
-        return f"{method} {template}", {"http.route": template}
-
     def route(self, method: str, path: str) -> Handler | None:
         parts = path.split("/")
         if method == "POST":
@@ -176,7 +167,21 @@ class FrontDoor:
 
     async def run(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
         call = Call(scope, receive, send)
+        route = TEMPLATES[handler.__name__]
         token = logs.request_id_var.set(call.request_id)
+        try:
+            if not tracing.enabled:
+                await self.handle(handler, call)
+                self.done(call, route)
+                return
+            with tracing.server_span(call.method, route, call.headers) as span:
+                await self.handle(handler, call)
+                span.set_attribute("http.response.status_code", call.status)
+                self.done(call, route)
+        finally:
+            logs.request_id_var.reset(token)
+
+    async def handle(self, handler: Handler, call: Call) -> None:
         try:
             await handler(call)
         except GatewayError as exc:
@@ -185,13 +190,14 @@ class FrontDoor:
             log.exception("unexpected error on %s %s", call.method, call.path)
             body = problem_document(500, "INTERNAL_ERROR", "An unexpected error occurred.")
             await call.answer(500, orjson.dumps(body), PROBLEM_MEDIA_TYPE.encode())
-        finally:
-            seconds = time.monotonic() - call.received
-            route = TEMPLATES[handler.__name__]
-            http.record(route, call.method, call.status, seconds)
-            if logs.access_on():
-                http.access_line(call.method, route, call.path, call.status, seconds)
-            logs.request_id_var.reset(token)
+
+    @staticmethod
+    def done(call: Call, route: str) -> None:
+        """Counted under its route template; the access line when asked for."""
+        seconds = time.monotonic() - call.received
+        http.record(route, call.method, call.status, seconds)
+        if logs.access_on():
+            http.access_line(call.method, route, call.path, call.status, seconds)
 
     # -- what every order-path route does first ---------------------------------------------
     def gateway(self) -> Gateway:
