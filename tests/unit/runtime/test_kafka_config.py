@@ -85,10 +85,12 @@ def test_sasl_ssl_reaches_confluent_kafka(monkeypatch: pytest.MonkeyPatch) -> No
         "ssl.key.location": "/certs/client.key",
         "ssl.endpoint.identification.algorithm": "https",
     }
-    # librdkafka accepts every property (an unknown one raises at construction)
+    # librdkafka accepts every property (an unknown one, or a CA file it cannot read,
+    # raises at construction)
     _client(KafkaConnection("127.0.0.1:1", KafkaSecurity(
         protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_username="u",
         sasl_password="p")))
+    _client(settings_from(monkeypatch, SASL_SSL).kafka)
 
 
 def test_the_password_is_not_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
