@@ -90,7 +90,9 @@ def test_sasl_ssl_reaches_confluent_kafka(monkeypatch: pytest.MonkeyPatch) -> No
     _client(KafkaConnection("127.0.0.1:1", KafkaSecurity(
         protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_username="u",
         sasl_password="p")))
-    _client(settings_from(monkeypatch, SASL_SSL).kafka)
+    _client(KafkaConnection("127.0.0.1:1", KafkaSecurity(
+        protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512", sasl_username="u",
+        sasl_password="p", ssl_cafile=certifi.where())))
 
 
 def test_the_password_is_not_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
