@@ -9,7 +9,7 @@ writes the access line when ``ACCESS_LOG`` is on. A handler that raises is count
 500 (the exception goes on to the server's error handler).
 
 ``record`` is what the gateway's front door calls for its own routes (it sets its own
-header): the labelled series are looked up once per (route, method, status).
+header).
 """
 
 from __future__ import annotations
@@ -17,26 +17,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import logs, metrics, tracing
 
 UNMATCHED = "<unmatched>"
-_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_observe = metrics.http_requests.observe
+_labels: dict[tuple[str, str, int], tuple[str, str, str]] = {}
 
 
 def record(route: str, method: str, status: int, seconds: float) -> None:
-    """Count one answer (cheap: the labelled children are cached)."""
+    """Count one answer and its duration (~1 µs: ``metrics.LabelledHistogram``)."""
     key = (route, method, status)
-    pair = _series.get(key)
-    if pair is None:
-        labels = (route, method, str(status))
-        pair = (metrics.http_requests.labels(*labels),
-                metrics.http_request_seconds.labels(*labels))
-        _series[key] = pair
-    pair[0].inc()
-    pair[1].observe(seconds)
+    labels = _labels.get(key)
+    if labels is None:
+        labels = _labels[key] = (route, method, str(status))
+    _observe(labels, seconds)
 
 
 def access_line(method: str, route: str, path: str, status: int, seconds: float) -> None:

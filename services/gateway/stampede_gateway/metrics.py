@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
+from stampede_runtime.metrics import LabelledHistogram
 
 order_answers = Counter(
     "stampede_gateway_order_answers_total",
@@ -21,7 +22,7 @@ waiting_room_tickets = Counter(
 waiting_rooms_in_use = Gauge(
     "stampede_gateway_waiting_rooms_in_use", "Drops whose queue has buyers waiting (last tick)"
 )
-reply_seconds = Histogram(
+reply_seconds = LabelledHistogram(  # a plain prometheus Histogram costs ~4 µs an answer
     "stampede_gateway_reply_seconds",
     "Order-path latency: the request's arrival to its answer decided, by operation and how",
     ["operation", "by"],
@@ -42,7 +43,7 @@ waiting_room_admitted = Counter(
     ["drop_id", "via"],
 )
 
-_answers: dict[tuple[str, int, str], tuple[Counter, Histogram]] = {}
+_answers: dict[tuple[str, int, str], tuple[Counter, tuple[str, str]]] = {}
 
 
 def answered(operation: str, status: int, by: str, seconds: float) -> None:
@@ -50,8 +51,6 @@ def answered(operation: str, status: int, by: str, seconds: float) -> None:
     key = (operation, status, by)
     pair = _answers.get(key)
     if pair is None:
-        pair = (order_answers.labels(operation, status, by),
-                reply_seconds.labels(operation, by))
-        _answers[key] = pair
+        pair = _answers[key] = (order_answers.labels(operation, status, by), (operation, by))
     pair[0].inc()
-    pair[1].observe(seconds)
+    reply_seconds.observe(pair[1], seconds)

@@ -185,3 +185,22 @@ def test_the_front_door_returns_the_request_id_and_counts_its_route():
     # a route FastAPI answers, behind the front door, gets one too
     r = client.get("/api/me", headers={"X-Request-Id": "me-1"})
     assert r.headers["x-request-id"] == "me-1"
+
+
+def test_the_labelled_histogram_scrapes_as_a_prometheus_histogram_and_counter():
+    from prometheus_client import CollectorRegistry
+    from stampede_runtime.metrics import LabelledHistogram
+
+    registry = CollectorRegistry()
+    h = LabelledHistogram("t_seconds", "t", ["route"], buckets=(0.1, 1.0), counter="t_answers",
+                          registry=registry)
+    for value in (0.05, 0.1, 0.5, 3.0):
+        h.observe(("/a",), value)
+    def get(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"route": "/a", **labels})
+
+    assert get("t_seconds_bucket", le="0.1") == 2  # le: at most the bound
+    assert get("t_seconds_bucket", le="1.0") == 3
+    assert get("t_seconds_bucket", le="+Inf") == 4
+    assert get("t_seconds_count") == 4 and get("t_seconds_sum") == 3.65
+    assert get("t_answers_total") == 4
