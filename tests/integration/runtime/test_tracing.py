@@ -91,7 +91,7 @@ async def test_one_trace_from_request_to_every_reader(infra, namespace, spans):
             async with asyncio.timeout(20):
                 await loop.started.wait()
         drop = uuid.uuid4()
-        with (tracing.span("POST /api/drops/{drop_id}/reserve", SpanKind.SERVER),
+        with (tracing.server_span("POST", "/api/drops/{drop_id}/reserve", {}),
               tracing.span("commands send", SpanKind.PRODUCER)):
             command = CommandEnvelope(
                 command_id=uuid.uuid4(), drop_id=drop, occurred_at=datetime.now(UTC),

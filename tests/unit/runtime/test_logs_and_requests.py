@@ -204,3 +204,28 @@ def test_the_labelled_histogram_scrapes_as_a_prometheus_histogram_and_counter():
     assert get("t_seconds_bucket", le="+Inf") == 4
     assert get("t_seconds_count") == 4 and get("t_seconds_sum") == 3.65
     assert get("t_answers_total") == 4
+
+
+def test_tracing_samples_new_traces_and_follows_the_callers_decision():
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from stampede_runtime import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.setup_tracing("t", "t-0", processor=SimpleSpanProcessor(exporter),
+                          instrument_db=False, sample_ratio=0.0)
+    try:
+        with tracing.server_span("POST", "/r", {}) as span:  # a new trace: not recorded
+            assert not span.is_recording()
+            with tracing.span("child"):
+                assert tracing.carrier() == {}  # nothing to carry on
+        caller = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"  # the caller sampled it
+        with tracing.server_span("POST", "/r", {"traceparent": caller}), tracing.span("child"):
+            assert tracing.carrier()["traceparent"].startswith("00-" + "ab" * 16)
+        names = sorted(s.name for s in exporter.get_finished_spans())
+        assert names == ["POST /r", "child"]
+        assert all(format(s.context.trace_id, "032x") == "ab" * 16
+                   for s in exporter.get_finished_spans())
+    finally:
+        tracing.reset_for_tests()
+    assert not tracing.enabled and tracing.carrier() == {} and tracing.headers() == ()
