@@ -38,6 +38,7 @@ _tracer: trace.Tracer = trace.get_tracer("stampede")
 _provider: Any = None
 _ratio = 1.0  # the share of new traces recorded
 _UNSAMPLED: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
+PRESAMPLED = "stampede.sampled_at_door"  # a root span whose sampling is already decided
 _NULL: AbstractContextManager[None] = nullcontext()
 TRACE_HEADERS = ("traceparent", "tracestate")
 
@@ -64,6 +65,8 @@ def _root_sampler(ratio: float) -> Any:
                           links: Any = None, trace_state: Any = None) -> SamplingResult:
             if kind is SpanKind.CLIENT:
                 return SamplingResult(Decision.DROP)
+            if attributes and attributes.get(PRESAMPLED):  # ``server_span`` drew it already
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
             return roots.should_sample(parent_context, trace_id, name, kind, attributes,
                                        links, trace_state)
 
@@ -234,8 +237,12 @@ def server_span(method: str, route: str, request_headers: Mapping[str, str]
     caller's ``traceparent`` honoured, named ``METHOD /route/{template}``); tracing on."""
     if "traceparent" in request_headers:
         parent = propagate.extract(request_headers)  # the caller decided the sampling
-    elif _ratio < 1.0 and random.random() >= _ratio:
-        return _UNSAMPLED  # not recorded: decided here, ~50 times cheaper than the SDK's
+    elif _ratio < 1.0:
+        if random.random() >= _ratio:
+            return _UNSAMPLED  # not recorded: decided here, ~50 times cheaper than the SDK
+        return _tracer.start_as_current_span(
+            f"{method} {route}", kind=SpanKind.SERVER, attributes={
+                "http.request.method": method, "http.route": route, PRESAMPLED: True})
     else:
         parent = None
     return _tracer.start_as_current_span(

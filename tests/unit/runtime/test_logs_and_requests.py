@@ -229,3 +229,23 @@ def test_tracing_samples_new_traces_and_follows_the_callers_decision():
     finally:
         tracing.reset_for_tests()
     assert not tracing.enabled and tracing.carrier() == {} and tracing.headers() == ()
+
+
+def test_a_share_of_new_traces_is_recorded_once_drawn():
+    import random
+
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from stampede_runtime import tracing
+
+    random.seed(11)
+    exporter = InMemorySpanExporter()
+    tracing.setup_tracing("t", "t-0", processor=SimpleSpanProcessor(exporter),
+                          instrument_db=False, sample_ratio=0.1)
+    try:
+        for _ in range(2000):
+            with tracing.server_span("GET", "/r", {}):
+                pass
+    finally:
+        tracing.reset_for_tests()
+    assert 120 <= len(exporter.get_finished_spans()) <= 280  # ~200: drawn once, not twice
