@@ -50,6 +50,9 @@ class Owned:
     next_offset: int
     publisher: OutboxPublisher
     deleted_upto: int = 0  # outbox rows up to here are deleted (published before)
+    #: a commit failed without saying whether it was written (the connection died during
+    #: it): the state in memory may lack what PostgreSQL has, so it is loaded again
+    in_doubt: bool = False
 
     def to_delete(self) -> int | None:
         """Outbox rows published since the last delete: deleted in the next transaction."""
@@ -90,27 +93,29 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
 
     # -- ownership -------------------------------------------------------------------------
     async def on_assigned(self, partitions: Sequence[int]) -> Mapping[int, int]:
-        positions: dict[int, int] = {}
-        for p in partitions:
-            loaded = await self._claim(p)
-            owned = Owned(PartitionWriter(p, loaded.drops), loaded.epoch, loaded.next_offset,
-                          OutboxPublisher(self._producer, self._topics, p))
-            self._owned[p] = owned
-            if loaded.outbox:  # what the previous owner did not publish goes out first
-                log.info("partition %d: republishing %d outbox batch(es)", p,
-                         len(loaded.outbox))
-                for outbox in loaded.outbox:
-                    await owned.publisher.put(outbox)
-                await owned.publisher.drain()
-                await self._store.delete_outbox(p, owned.publisher.published_upto or 0)
-                owned.deleted_upto = owned.publisher.published_upto or 0
-            for state in loaded.drops.values():
-                self._arm(state)
-            positions[p] = loaded.next_offset
-            log.info("partition %d: claimed (epoch %d) with %d drop(s), resuming at %d",
-                     p, loaded.epoch, len(loaded.drops), loaded.next_offset)
+        positions = {p: await self._take(p) for p in partitions}
         metrics.partitions_owned.set(len(self._owned))
         return positions
+
+    async def _take(self, p: int) -> int:
+        """Claim partition ``p`` and load its state from PostgreSQL, publish what its
+        outbox holds, arm its drops' expiry; the offset to resume at."""
+        loaded = await self._claim(p)
+        owned = Owned(PartitionWriter(p, loaded.drops), loaded.epoch, loaded.next_offset,
+                      OutboxPublisher(self._producer, self._topics, p))
+        self._owned[p] = owned
+        if loaded.outbox:  # what the previous owner did not publish goes out first
+            log.info("partition %d: republishing %d outbox batch(es)", p, len(loaded.outbox))
+            for outbox in loaded.outbox:
+                await owned.publisher.put(outbox)
+            await owned.publisher.drain()
+            await self._store.delete_outbox(p, owned.publisher.published_upto or 0)
+            owned.deleted_upto = owned.publisher.published_upto or 0
+        for state in loaded.drops.values():
+            self._arm(state)
+        log.info("partition %d: claimed (epoch %d) with %d drop(s), resuming at %d",
+                 p, loaded.epoch, len(loaded.drops), loaded.next_offset)
+        return loaded.next_offset
 
     async def _claim(self, partition: int) -> Loaded:
         """Claim until it works: skipping a partition would leave its commands unanswered,
@@ -165,6 +170,12 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
         owned = self._owned.get(partition)
         if owned is None:
             return  # fenced or revoked: the partition's owner applies these
+        if owned.in_doubt:
+            log.warning("partition %d: the last commit's outcome is unknown; loading the "
+                         "partition again from PostgreSQL", partition)
+            await owned.publisher.stop()  # what it had not published is in the outbox
+            await self._take(partition)
+            owned = self._owned[partition]
         fresh = [d for d in batch if d.offset >= owned.next_offset]
         if not fresh:
             return
@@ -198,8 +209,9 @@ class InventoryHandler(BaseHandler[CommandEnvelope]):
             owned.writer.rollback(decided)
             await self._lose(partition, "another writer claimed it")
             return
-        except BaseException:  # not committed (the loop retries it): undo its decisions
+        except BaseException:  # not committed, or not known to be (the loop retries it)
             owned.writer.rollback(decided)
+            owned.in_doubt = True
             raise
         metrics.commit_seconds.observe(time.perf_counter() - started)
         owned.writer.commit(decided)

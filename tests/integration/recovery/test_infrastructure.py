@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 #: kill -9 -> first decision: the broker's restart, the topics again, every client back
 BROKER_BUDGET_S = 10.0
 #: kill -9 -> first decision: PostgreSQL's restart (crash recovery) and the pools back
-POSTGRES_BUDGET_S = 10.0
+POSTGRES_BUDGET_S = 15.0
 
 
 @pytest.fixture(scope="module")
