@@ -7,8 +7,8 @@ False and every helper here returns at once (one attribute read), so the hot pat
 nothing for tracing being possible.
 
 The W3C trace context (``traceparent``, ``tracestate``) travels in every Kafka message's
-headers and in the envelopes' ``trace`` field (a re-published outbox message has only the
-latter). ``ConsumerLoop`` starts one consumer span per traced message when given a span
+headers and in the envelopes' ``trace`` field (a reader takes the headers first, else the
+envelope's). ``ConsumerLoop`` starts one consumer span per traced message when given a span
 name (the inventory's decision, orders' projection, the notifier's push); the gateway's
 order path starts the producer span its command carries.
 

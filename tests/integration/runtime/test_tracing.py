@@ -116,6 +116,6 @@ async def test_one_trace_from_request_to_every_reader(infra, namespace, spans):
         assert span.context.trace_id == request.context.trace_id, name
         assert span.parent is not None and span.parent.span_id == parent.context.span_id, name
     assert by_name["inventory decide"].kind is SpanKind.CONSUMER
-    # the envelope carries the decision's context too (a re-published outbox has no headers)
+    # the envelope carries the decision's context too (what a reader falls back on)
     trace_id = format(request.context.trace_id, "032x")
     assert all(r.events[0].trace["traceparent"].split("-")[1] == trace_id for r in readers)
