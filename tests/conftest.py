@@ -25,12 +25,19 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from stampede_devstack.broker import EmbeddedBroker
 from stampede_devstack.database import EmbeddedPostgres
 from stampede_devstack.ports import free_port
 from stampede_devstack.stack import Stack
 
 from tests.infra import Containers, InfraChoice, choose_infra, docker_available
+
+# property-based tests draw the same cases at every run (CI included): a failure seen
+# once is seen again. HYPOTHESIS_PROFILE=explore draws new ones (and prints the seed).
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @dataclass(frozen=True)
