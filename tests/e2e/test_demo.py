@@ -53,7 +53,14 @@ async def test_the_demo_shows_life_and_stops_by_itself(system: RunningSystem) ->
     assert summary["seed"] == SEED and summary["counts"].get("buyers failed", 0) == 0
     live, sellout, lottery = (summary["drops"][k] for k in ("live", "nearly_sold_out",
                                                              "lottery"))
-    await asyncio.sleep(1)  # the last messages of the demo's decisions
+
+    async def sold_out_pushed() -> bool:
+        """the sell-out drop's last stock push says 0 (the demo's decisions pushed)."""
+        stock = [m for m in messages if m["drop_id"] == sellout
+                 and m["type"] == "STOCK_UPDATED"]
+        return bool(stock) and stock[-1]["data"]["available_stock"] == 0
+
+    await eventually(sold_out_pushed, timeout_s=10, every_s=0.05)
     watcher.cancel()
     seen = {d: Counter(m["type"] for m in messages if m["drop_id"] == d)
             for d in (live, sellout, lottery)}
