@@ -213,6 +213,44 @@ def top_self_frames(collapsed: Iterable[str], n: int = 15) -> tuple[int, list[tu
     return total, counts.most_common(n)
 
 
+#: packages whose frames are glue: a sample is charged to the innermost frame outside them
+GLUE = frozenset({"asyncio", "contextlib", "functools", "typing", "abc", "weakref",
+                  "_weakrefset", "threading", "selectors"})
+#: a sample whose leaf is here is the event loop itself (uvloop's C code runs under it)
+LOOP_FILES = ("asyncio/runners.py", "asyncio/base_events.py", "uvloop/")
+
+
+def _package(frame: str) -> str:
+    """``func (pkg/mod.py:12)`` -> ``pkg`` (``mod`` for a top-level module)."""
+    where = frame.rpartition(" (")[2]
+    path = where.split(":", 1)[0]
+    head = path.split("/", 1)[0]
+    return head.removesuffix(".py")
+
+
+def by_package(collapsed: Iterable[str], n: int = 10) -> tuple[int, list[tuple[str, int]]]:
+    """(samples, the ``n`` packages with the most samples), each sample charged to the
+    innermost frame whose package is not asyncio's (or other glue's); a stack of glue alone
+    is 'event loop' (the loop itself, its selector and uvloop's C code)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in collapsed:
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        owner = "event loop"
+        leaf_file = frames[-1].rpartition(" (")[2]
+        for frame in [] if leaf_file.startswith(LOOP_FILES) else reversed(frames):
+            package = _package(frame)
+            if package not in GLUE:
+                owner = package
+                break
+        counts[owner] += int(count)
+        total += int(count)
+    return total, counts.most_common(n)
+
+
 @contextmanager
 def py_spy(py_spy_bin: Path, parties: Mapping[str, int], seconds: int,
            out_dir: Path, rate: int = 200) -> Iterator[dict[str, Path]]:

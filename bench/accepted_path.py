@@ -68,7 +68,14 @@ from ._load import (
     others_cores,
     start_stack,
 )
-from ._procs import CpuSampler, own_children, py_spy, stack_parties, top_self_frames
+from ._procs import (
+    CpuSampler,
+    by_package,
+    own_children,
+    py_spy,
+    stack_parties,
+    top_self_frames,
+)
 from .baselines import baseline, or_skipped
 
 PHASES = ("reserve", "purchase", "redis", "pg")
@@ -251,6 +258,14 @@ def report(run: Run) -> None:
               "it: Runner.run is time inside uvloop)")
         for frame, count in top:
             print(f"  {100 * count / max(total, 1):5.1f}%  {frame}")
+        total, packages = by_package(path.read_text().splitlines(), 10)
+        print("  by package (each sample charged to its innermost frame outside asyncio): "
+              + ", ".join(f"{name} {100 * count / max(total, 1):.0f}%"
+                          for name, count in packages))
+        if run.args.profile_keep:
+            keep = Path(run.args.profile_keep)
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / path.name).write_bytes(path.read_bytes())
 
 
 def parse_args() -> argparse.Namespace:
@@ -268,6 +283,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--inventory", type=int, default=1, help="inventory processes")
     parser.add_argument("--profile", action="store_true", help="py-spy the services")
     parser.add_argument("--profile-connections", type=int, default=64)
+    parser.add_argument("--profile-keep", default="",
+                        help="a directory to keep py-spy's raw profiles in")
     args = parser.parse_args()
     args.phases = [p for p in args.phases.split(",") if p]
     if unknown := set(args.phases) - set(PHASES):
