@@ -520,7 +520,8 @@ def fmt_ms(value: float) -> str:
 
 def others_cores(r: WrkResult) -> float:
     """Cores the machine spent on work not ours during the run (other engineers')."""
-    return r.extra.get("others_s", 0.0) / (r.seconds + r.extra.get("drain_s", 0.0) or 1)
+    others: float = r.extra.get("others_s", 0.0)
+    return others / (r.seconds + r.extra.get("drain_s", 0.0) or 1)
 
 
 def result_row(r: WrkResult) -> str:
