@@ -53,7 +53,8 @@ class ServiceSettings(BaseSettings):
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     topic_namespace: str = Field(default="", pattern=r"^[a-zA-Z0-9_-]{0,40}$")
     #: how long a fetch waits at the broker (see ``consumer.FetchWaits``). The defaults
-    #: suit the embedded broker, which answers a fetch only at that deadline; with Apache
+    #: suit the embedded broker, which notices new data late (a 5 ms wait delivers in ~4 ms,
+    #: 50 ms in ~9 ms median, 100 ms in ~16 ms) and costs CPU while a fetch waits; with Apache
     #: Kafka (which answers as soon as data is there) set all three to e.g. 500.
     kafka_fetch_wait_ms: int = Field(default=5, ge=1, le=10_000)  # on the request path
     #: following the events (orders' read model): 100, not 25, since a fetch's wait is

@@ -25,9 +25,11 @@ class NotifierSettings(ServiceSettings):
 
     consumer_fetch_max_wait_ms: int = Field(default=50, ge=1, le=1_000)
     """How long the broker may hold a fetch while events flow (events and queue figures
-    are read by one consumer, in the same fetches). tansu answers a fetch only at that
-    deadline even when data arrives sooner, so this bounds the delay before fan-out
-    (100 ms: about 45 ms median; 50 ms: about 25 ms; 10 ms: about 6 ms). Once nothing
+    are read by one consumer, in the same fetches). tansu notices new data only some
+    milliseconds into a fetch's wait (measured alone, not at the deadline: issue 14), so
+    this bounds the delay before fan-out (a consumer alone: 10 ms, ~5 ms median; 50 ms,
+    ~9 ms, p90 27; 100 ms, ~16 ms, p90 29; an older measurement through the notifier,
+    fan-out included, read 100 ms as ~45 ms median). Once nothing
     comes for a second the wait is ``KAFKA_IDLE_WAIT_MS``. Polling is not free: at 10 ms
     each notifier cost ~0.09 cores of the broker and ~0.08 of its own while events
     flowed, whatever their rate; at 50 ms ~0.02 and ~0.02 (issue 14). Screens are
