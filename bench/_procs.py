@@ -20,7 +20,7 @@ import resource
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,18 +199,25 @@ def machine_busy_s() -> float:
 
 # -- py-spy ----------------------------------------------------------------------------
 
-def top_self_frames(collapsed: Iterable[str], n: int = 15) -> tuple[int, list[tuple[str, int]]]:
-    """(samples, the ``n`` frames with the most self samples) of py-spy's ``-f raw``
-    output: one ``frame;frame;...;leaf count`` line per distinct stack."""
+def _tally(collapsed: Iterable[str], key: Callable[[list[str]], str],
+           n: int) -> tuple[int, list[tuple[str, int]]]:
+    """(samples, the ``n`` keys with the most samples) of py-spy's ``-f raw`` output: one
+    ``frame;frame;...;leaf count`` line per distinct stack, each charged to
+    ``key(frames)``."""
     counts: Counter[str] = Counter()
     total = 0
     for line in collapsed:
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        counts[stack.rpartition(";")[2]] += int(count)
+        counts[key(stack.split(";"))] += int(count)
         total += int(count)
     return total, counts.most_common(n)
+
+
+def top_self_frames(collapsed: Iterable[str], n: int = 15) -> tuple[int, list[tuple[str, int]]]:
+    """(samples, the ``n`` frames with the most self samples)."""
+    return _tally(collapsed, lambda frames: frames[-1], n)
 
 
 #: packages whose frames are glue: a sample is charged to the innermost frame outside them
@@ -228,27 +235,23 @@ def _package(frame: str) -> str:
     return head.removesuffix(".py")
 
 
+def _owner(frames: list[str]) -> str:
+    """The package of the innermost frame that is not glue; 'event loop' for the loop
+    itself or a stack of glue alone."""
+    if frames[-1].rpartition(" (")[2].startswith(LOOP_FILES):
+        return "event loop"
+    for frame in reversed(frames):
+        package = _package(frame)
+        if package not in GLUE:
+            return package
+    return "event loop"
+
+
 def by_package(collapsed: Iterable[str], n: int = 10) -> tuple[int, list[tuple[str, int]]]:
     """(samples, the ``n`` packages with the most samples), each sample charged to the
     innermost frame whose package is not asyncio's (or other glue's); a stack of glue alone
     is 'event loop' (the loop itself, its selector and uvloop's C code)."""
-    counts: Counter[str] = Counter()
-    total = 0
-    for line in collapsed:
-        stack, _, count = line.rstrip("\n").rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")
-        owner = "event loop"
-        leaf_file = frames[-1].rpartition(" (")[2]
-        for frame in [] if leaf_file.startswith(LOOP_FILES) else reversed(frames):
-            package = _package(frame)
-            if package not in GLUE:
-                owner = package
-                break
-        counts[owner] += int(count)
-        total += int(count)
-    return total, counts.most_common(n)
+    return _tally(collapsed, _owner, n)
 
 
 @contextmanager

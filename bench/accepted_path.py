@@ -249,7 +249,8 @@ def report(run: Run) -> None:
               f"{sum(cpu_ms_per(bought).values()):.2f} ms CPU per purchase")
     for name, path in run.profiles.items():
         try:
-            total, top = top_self_frames(path.read_text().splitlines(), 15)
+            lines = path.read_text().splitlines()
+            total, top = top_self_frames(lines, 15)
         except OSError:
             print(f"\nprofile of {name}: none (py-spy wrote nothing)")
             continue
@@ -258,7 +259,7 @@ def report(run: Run) -> None:
               "it: Runner.run is time inside uvloop)")
         for frame, count in top:
             print(f"  {100 * count / max(total, 1):5.1f}%  {frame}")
-        total, packages = by_package(path.read_text().splitlines(), 10)
+        total, packages = by_package(lines, 10)
         print("  by package (each sample charged to its innermost frame outside asyncio): "
               + ", ".join(f"{name} {100 * count / max(total, 1):.0f}%"
                           for name, count in packages))
