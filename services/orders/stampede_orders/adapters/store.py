@@ -24,6 +24,7 @@ from psycopg import pq
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
+from stampede_contracts import StockLevels
 
 from ..domain.projection import DropChange, HoldChange, Projection
 from .database import transient_errors_unwrapped
@@ -96,18 +97,16 @@ class ProjectionWriter:
 
     async def write(self, projection: Projection) -> int:
         """Write a batch's changes; return how many purchases were new rows."""
-        stock_only = [(d, c) for d, c in projection.drops.items()
-                      if c.spec is None and c.deleted is None]
+        stock_only: list[dict[str, Any]] = []
         async with self._conn.pipeline():
             for drop_id, change in projection.drops.items():
-                if change.spec is not None or change.deleted is not None:
+                if change.spec is None and change.deleted is None:  # the usual case
+                    stock_only.append({"i": drop_id, "a": change.updated_at,
+                                       **_stock_numbers(change.stock)})
+                else:
                     await self._write_drop(drop_id, change)
             if stock_only:
-                await self._conn.execute(DROP_STOCK, (_json([
-                    {"i": d, "a": c.updated_at, "t": c.stock.total_stock, "v": c.stock.available,
-                     "h": c.stock.held, "s": c.stock.sold}
-                    for d, c in stock_only if c.stock is not None
-                ] + [{"i": d, "a": c.updated_at} for d, c in stock_only if c.stock is None]),))
+                await self._conn.execute(DROP_STOCK, (_json(stock_only),))
             await self._write_holds(projection.holds.values())
             bought = await self._write_purchases(projection)
             if projection.streams:
@@ -123,11 +122,7 @@ class ProjectionWriter:
     async def _write_drop(self, drop_id: UUID, change: DropChange) -> None:
         """A drop's catalog row as the batch leaves it: a new spec (upserted, the
         stock as it stands), or its deletion."""
-        stock = change.stock
-        numbers = {"stock": stock is not None,
-                   "t": stock.total_stock if stock else None,
-                   "v": stock.available if stock else None,
-                   "h": stock.held if stock else None, "s": stock.sold if stock else None}
+        numbers = {"stock": change.stock is not None, **_stock_numbers(change.stock)}
         if change.spec is None:  # deleted (and perhaps stock): the row exists or is unknown
             await self._conn.execute(DROP_DELETED, {
                 "id": drop_id, "a": change.updated_at, "deleted": change.deleted, **numbers})
@@ -173,6 +168,13 @@ class ProjectionWriter:
         if not rows:
             return None
         return await self._conn.execute(NEW_PURCHASES, (_json(rows),))
+
+
+def _stock_numbers(stock: StockLevels | None) -> dict[str, int | None]:
+    """The four stock numbers as the statements name them (None: the row keeps its own)."""
+    if stock is None:
+        return {"t": None, "v": None, "h": None, "s": None}
+    return {"t": stock.total_stock, "v": stock.available, "h": stock.held, "s": stock.sold}
 
 
 def _json(rows: Sequence[dict[str, Any]]) -> str:
