@@ -134,3 +134,34 @@ async def test_the_internal_api_answers_only_holders_of_the_service_token(orders
     # probes and metrics stay open (kubelet, Prometheus)
     for path in ("/healthz", "/readyz", "/metrics"):
         assert orders.get(path, headers={}).status_code == 200, path
+
+
+async def test_a_later_batch_updates_deletes_and_restocks_known_drops(orders):
+    """The catalog rows a batch finds already written: a new spec keeps the row's creation
+    time and takes the event's stock, a deletion keeps the row (marked), a stock change
+    alone moves only the numbers."""
+    renamed, gone, selling = (DropStream.new(total_stock=7, name=n)
+                              for n in ("Renamed", "Gone", "Selling"))
+    for stream in (renamed, gone, selling):
+        stream.create()
+        await orders.publish(stream.events)
+    orders.start()
+    await orders.caught_up()
+    created = dict(orders.sql("SELECT id, created_at FROM drops"))
+
+    renamed.reserve("first")
+    later = renamed.update(name="Renamed again", price_cents=9_900)
+    later += gone.delete()
+    later += selling.reserve("buyer")[1] + selling.reserve("other")[1]
+    await orders.publish(later)
+    await orders.caught_up()
+
+    rows = {r[0]: r[1:] for r in orders.sql(
+        "SELECT id, name, price_cents, total_stock, available, held, sold, deleted, created_at"
+        " FROM drops")}
+    assert rows[renamed.drop_id] == ("Renamed again", 9_900, 7, 6, 1, 0, False,
+                                     created[renamed.drop_id])
+    assert rows[gone.drop_id] == ("Gone", 15_000, 7, 7, 0, 0, True, created[gone.drop_id])
+    assert rows[selling.drop_id] == ("Selling", 15_000, 7, 5, 2, 0, False,
+                                     created[selling.drop_id])
+    assert orders.get(f"/internal/drops/{gone.drop_id}").status_code == 404
