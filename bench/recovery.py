@@ -36,83 +36,15 @@ import os
 import random
 import tempfile
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ._load import code_version, exit_on_sigterm, start_stack
+from ._steady import Answer, Load
 
 SERVICES = ("inventory", "orders", "gateway")
-
-
-@dataclass
-class Answer:
-    who: dict[str, str]
-    sent: float
-    answered: float
-    status: int
-    body: dict[str, Any]
-
-
-@dataclass
-class Steady:
-    """A reserve every ``every_s`` on ``drop_id``, each a new buyer on its own task."""
-
-    api: httpx.AsyncClient
-    drop_id: str
-    every_s: float
-    answers: list[Answer] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _pacer: asyncio.Task[None] | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def start(self) -> Steady:
-        self._pacer = asyncio.create_task(self._pace())
-        return self
-
-    async def stop(self) -> None:
-        assert self._pacer is not None
-        self._pacer.cancel()
-        await asyncio.gather(self._pacer, *self._tasks, return_exceptions=True)
-
-    async def _pace(self) -> None:
-        due = time.monotonic()
-        while True:
-            task = asyncio.create_task(self._reserve())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            due += self.every_s
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-
-    async def _reserve(self) -> None:
-        uid = uuid.uuid4()
-        who = {"X-User-Id": str(uid), "X-User-Name": f"u{uid.hex[:10]}"}
-        sent = time.monotonic()
-        for _ in range(3):  # a connection to a killed gateway process: again, at once
-            try:
-                r = await self.api.post(
-                    f"/api/drops/{self.drop_id}/reserve", json={"quantity": 1},
-                    headers={**who, "Idempotency-Key": uuid.uuid4().hex,
-                             "Accept": "application/json"})
-                break
-            except httpx.TransportError:
-                continue
-        else:
-            return
-        self.answers.append(Answer(who, sent, time.monotonic(), r.status_code, r.json()))
-        self._changed.set()
-
-    async def first_success(self, sent_after: float, timeout_s: float) -> Answer:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                wins = [a for a in self.answers if a.sent >= sent_after and a.status == 201]
-                if wins:
-                    return min(wins, key=lambda a: a.answered)
-                self._changed.clear()
-                await self._changed.wait()
 
 
 async def in_orders(api: httpx.AsyncClient, a: Answer, timeout_s: float) -> float:
@@ -140,7 +72,7 @@ async def one_kill(stack: Any, api: httpx.AsyncClient, service: str, drop_id: st
     """(kill -> the replacement's first decision, kill -> the first 201 on the port)."""
     victim = stack.processes(service)[0] if service != "orders" else stack.services["orders"]
     await between_crashes(stack, victim)
-    load = Steady(api, drop_id, every_s).start()
+    load = Load(api, drop_id, every_s, retries=2).start()
     try:
         await load.first_success(0.0, 30)
         await asyncio.sleep(rng.uniform(0.1, 0.8))
