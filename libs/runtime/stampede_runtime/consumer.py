@@ -39,21 +39,14 @@ A broadcast loop may read more topics in the same fetches (``also``: each a
 ``Subscription`` with its own decoder, handler and start): one fetch request instead of
 one per topic, which is what a fetch costs the broker.
 
-How long a fetch may wait at the broker is paced (``FetchWaits``): tansu answers a fetch
-only at its deadline, even when data is there (Apache Kafka answers as soon as one byte
-is), so with tansu the wait is at once a hop's latency and the rate of polling, whose
-cost (in the broker) is the same whether a fetch brings data or not. So a loop fetches
-with the short ``busy_ms`` while messages flow or are expected (``expect()``: a gateway
-that just sent a command expects its reply) and with ``idle_ms`` once nothing came for
-``idle_after_s``. With Apache Kafka both may be long.
+How long a fetch may wait at the broker is paced (``fetch_waits``): short while messages
+flow or are expected (``expect()``), long once nothing came for a while.
 
 How a group loop shares its partitions with the other processes of its service is its
-``Membership`` (docs/recovery.md: what each broker supports, and which deployment uses
-which): a dynamic Kafka consumer group, KIP-345 static membership (``group.instance.id``
-= the process's stable instance id), or fixed slots (no group coordinator: slot ``i`` of
-``n`` reads the partitions ``p % n == i`` from the moment it starts; a restarted slot
-decides again as soon as it has loaded its state). A graceful stop leaves the group at
-once (``leave_on_stop``), static members included.
+``Membership`` (``membership``): a dynamic group, static membership or fixed slots.
+
+The handler's side of the contract (``Delivered``, ``PartitionHandler``, ``BaseHandler``)
+is in ``handlers``.
 
 ``ready`` means the loop is deciding: it holds its partitions (a group member: its first
 assignment came, possibly empty) and has caught up with the log end as it was when they
@@ -64,11 +57,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -77,111 +69,15 @@ from stampede_contracts import MalformedMessage, TopicSpec
 from . import logs, metrics, tracing
 from .dead_letters import DeadLetterSink
 from .errors import RetryPolicy, is_transient
+from .fetch_waits import FetchWaits, set_fetch_wait
+from .handlers import Delivered, PartitionHandler
 from .kafka_config import KafkaConnection
+from .membership import Membership
 
 log = logging.getLogger(__name__)
 DEFAULT_POLICY = RetryPolicy()
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered(Generic[T]):
-    """A decoded message with where it came from."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    timestamp_ms: int
-    message: T
-    raw: bytes | None = None
-    #: the W3C trace fields of this message's consumer span (tracing on and the message
-    #: traced), to carry on in what the handler sends because of it
-    trace: dict[str, str] | None = None
-
-
-class PartitionHandler(Protocol[T]):
-    async def on_assigned(self, partitions: Sequence[int]) -> Mapping[int, int]:
-        """Load state; return the offset to resume from for partitions it knows."""
-        ...
-
-    async def on_revoked(self, partitions: Sequence[int]) -> None: ...
-
-    async def handle(self, partition: int, batch: Sequence[Delivered[T]]) -> None: ...
-
-    async def on_log_lost(self, partition: int, position: int, high_watermark: int) -> int:
-        """The broker's log ends before our position; return where to continue."""
-        ...
-
-
-class BaseHandler(Generic[T]):
-    """Defaults for handlers that keep no positions of their own."""
-
-    async def on_assigned(self, partitions: Sequence[int]) -> Mapping[int, int]:
-        return {}
-
-    async def on_revoked(self, partitions: Sequence[int]) -> None:
-        return None
-
-    async def on_log_lost(self, partition: int, position: int, high_watermark: int) -> int:
-        return 0
-
-
-@dataclass(frozen=True, slots=True)
-class FetchWaits:
-    busy_ms: int = 5
-    idle_ms: int = 100
-    idle_after_s: float = 1.0
-
-
-def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
-    """The wait of the consumer's next fetch requests. aiokafka reads it from its fetcher
-    for every request it builds (``Fetcher._fetch_max_wait_ms``; checked by a test)."""
-    fetcher = getattr(consumer, "_fetcher", None)
-    if fetcher is not None and fetcher._fetch_max_wait_ms != wait_ms:
-        fetcher._fetch_max_wait_ms = wait_ms
-
-
-MembershipMode = Literal["dynamic", "static", "slots"]
-_ORDINAL = re.compile(r"(\d+)$")
-
-
-def slot_of(instance_id: str | None) -> int:
-    """The slot a stable instance id names: its trailing number (``inventory-2`` -> 2, a
-    StatefulSet pod's ordinal), 0 when it has none (``orders``)."""
-    match = _ORDINAL.search(instance_id or "")
-    return int(match.group(1)) if match else 0
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    """How a group loop shares its topic's partitions (see the module docstring).
-
-    ``dynamic``: a consumer group, a new member at each start; a dead member's partitions
-    move once the broker sees its session expire. ``static``: KIP-345, ``group.instance.id``
-    = ``instance_id``; a member restarted under its id within the session gets its
-    partitions back with no rebalance. ``slots``: no coordinator at all; slot
-    ``slot_of(instance_id)`` of ``slots`` reads the partitions ``p % slots == slot``; every
-    slot must run (a restarted one takes its partitions back at once) and the handler's own
-    fence (the inventory's epoch) keeps two processes of one slot from both writing."""
-
-    mode: MembershipMode = "dynamic"
-    instance_id: str | None = None
-    slots: int = 1
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 1_000
-    leave_on_stop: bool = True  # static members (dynamic ones always leave)
-
-    def __post_init__(self) -> None:
-        if self.mode == "static" and not self.instance_id:
-            raise ValueError("static membership needs a stable instance id")
-        if self.mode == "slots" and not 0 <= slot_of(self.instance_id) < self.slots:
-            raise ValueError(f"instance {self.instance_id!r} names slot "
-                             f"{slot_of(self.instance_id)}, not one of 0..{self.slots - 1}")
-
-    def owns(self, partition: int) -> bool:
-        """In ``slots`` mode: whether this slot reads ``partition``."""
-        return partition % self.slots == slot_of(self.instance_id)
 
 
 @dataclass(frozen=True, slots=True)

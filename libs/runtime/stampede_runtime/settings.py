@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stampede_contracts import ALL_TOPICS, Topics
 
-from .consumer import FetchWaits, Membership, MembershipMode, slot_of
+from .fetch_waits import FetchWaits
 from .kafka_config import (
     DEFAULT_RETENTION_MS,
     KafkaConnection,
@@ -25,6 +25,7 @@ from .kafka_config import (
     SecurityProtocol,
     TopicConfig,
 )
+from .membership import Membership, MembershipMode, slot_of
 
 S = TypeVar("S", bound="ServiceSettings")
 
@@ -52,7 +53,7 @@ class ServiceSettings(BaseSettings):
     #: (``{hostname}`` in it is replaced by the host's name: a container's own id)
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     topic_namespace: str = Field(default="", pattern=r"^[a-zA-Z0-9_-]{0,40}$")
-    #: how long a fetch waits at the broker (see ``consumer.FetchWaits``). The defaults
+    #: how long a fetch waits at the broker (see ``fetch_waits.FetchWaits``). The defaults
     #: suit the embedded broker, which notices new data late (a 5 ms wait delivers in ~4 ms,
     #: 50 ms in ~9 ms median, 100 ms in ~16 ms) and costs CPU while a fetch waits; with Apache
     #: Kafka (which answers as soon as data is there) set all three to e.g. 500.
@@ -63,7 +64,7 @@ class ServiceSettings(BaseSettings):
     kafka_follow_wait_ms: int = Field(default=100, ge=1, le=10_000)
     kafka_idle_wait_ms: int = Field(default=100, ge=1, le=10_000)  # once nothing comes
 
-    #: how a service's group loop shares its partitions (``consumer.Membership``;
+    #: how a service's group loop shares its partitions (``membership.Membership``;
     #: docs/recovery.md says which mode suits which deployment)
     kafka_group_membership: MembershipMode = "dynamic"
     #: ``slots``: how many slots share the partitions (each process's slot: the trailing

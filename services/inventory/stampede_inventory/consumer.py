@@ -24,9 +24,9 @@ from datetime import datetime
 from uuid import UUID
 
 from stampede_contracts import CommandEnvelope, Topics, utcnow
-from stampede_runtime.consumer import BaseHandler, Delivered
 from stampede_runtime.dead_letters import DeadLetterSink
 from stampede_runtime.errors import RetryPolicy, is_transient
+from stampede_runtime.handlers import BaseHandler, Delivered
 from stampede_runtime.producer import Producer
 
 from . import metrics

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from aiokafka.structs import ConsumerRecord
-from stampede_runtime.consumer import BaseHandler, Delivered
+from stampede_runtime.handlers import BaseHandler, Delivered
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from stampede_contracts import EventEnvelope
-from stampede_runtime.consumer import BaseHandler, Delivered
+from stampede_runtime.handlers import BaseHandler, Delivered
 
 from . import metrics
 from .handlers import ProjectionStore, apply_batch

@@ -15,7 +15,7 @@ from typing import Protocol
 from uuid import UUID
 
 from stampede_contracts import EventEnvelope
-from stampede_runtime.consumer import Delivered
+from stampede_runtime.handlers import Delivered
 
 from . import metrics
 from .domain.projection import Projection, project

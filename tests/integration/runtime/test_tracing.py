@@ -25,8 +25,9 @@ from stampede_contracts import (
 )
 from stampede_runtime import tracing
 from stampede_runtime.admin import ensure_topics
-from stampede_runtime.consumer import BaseHandler, ConsumerLoop, Delivered
+from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.handlers import BaseHandler, Delivered
 from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Outgoing, Producer
 

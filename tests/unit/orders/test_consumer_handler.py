@@ -11,7 +11,7 @@ import pytest
 from stampede_contracts import EventEnvelope
 from stampede_orders.consumer import ProjectionHandler
 from stampede_orders.domain.projection import Projection
-from stampede_runtime.consumer import Delivered
+from stampede_runtime.handlers import Delivered
 
 from .builders import DropStream
 

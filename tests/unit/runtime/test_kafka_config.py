@@ -11,13 +11,14 @@ import pytest
 from pydantic import ValidationError
 from stampede_contracts import INVENTORY_COMMANDS, Topics
 from stampede_runtime.admin import ExistingTopic, _client, differences
-from stampede_runtime.consumer import ConsumerLoop, Membership
+from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.kafka_config import (
     SINGLE_BROKER,
     KafkaConnection,
     KafkaSecurity,
     TopicConfig,
 )
+from stampede_runtime.membership import Membership
 from stampede_runtime.producer import Producer
 from stampede_runtime.settings import ServiceSettings
 

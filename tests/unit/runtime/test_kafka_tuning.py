@@ -9,7 +9,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
-from stampede_runtime.consumer import set_fetch_wait
+from stampede_runtime.fetch_waits import set_fetch_wait
 from stampede_runtime.producer import KeyPartitioner
 
 

@@ -4,7 +4,7 @@ choose a membership, failing fast with a clear line when they do not fit."""
 from __future__ import annotations
 
 import pytest
-from stampede_runtime.consumer import Membership, slot_of
+from stampede_runtime.membership import Membership, slot_of
 from stampede_runtime.settings import ServiceSettings, load_settings
 
 

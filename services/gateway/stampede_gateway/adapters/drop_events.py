@@ -17,7 +17,7 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from stampede_contracts import SCHEMA_VERSION, DropSpec, MalformedMessage, StockLevels
-from stampede_runtime.consumer import BaseHandler, Delivered
+from stampede_runtime.handlers import BaseHandler, Delivered
 
 from ..domain.drop_view import DropViews
 

@@ -31,7 +31,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from stampede_contracts import SCHEMA_VERSION, MalformedMessage, TopicSpec
 from stampede_runtime import tracing
-from stampede_runtime.consumer import BaseHandler, Delivered
+from stampede_runtime.handlers import BaseHandler, Delivered
 from stampede_runtime.producer import Outgoing, Producer
 
 log = logging.getLogger(__name__)
