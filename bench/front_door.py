@@ -67,6 +67,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from ._load import (
     LEGEND,
     RESULT_HEADER,
@@ -83,6 +85,7 @@ from ._load import (
     start_stack,
     taken,
 )
+from ._otlp import OtlpReceiver
 from ._procs import CpuSampler, own_children, stack_parties
 from .baselines import BASELINES, baseline, or_skipped, service
 
@@ -93,38 +96,17 @@ class OtlpSink:
     """An OTLP/HTTP trace receiver on a free loopback port: answers 200, counts the spans."""
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-
         self.spans = self.exports = 0
-        sink = self
+        self._receiver = OtlpReceiver(self._count)
+        self.url = self._receiver.url
 
-        class Receive(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                sink.exports += 1
-                sink.spans += sum(len(ss.spans) for rs in request.resource_spans
-                                  for ss in rs.scope_spans)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _count(self, request: ExportTraceServiceRequest) -> None:
+        self.exports += 1
+        self.spans += sum(len(ss.spans) for rs in request.resource_spans
+                          for ss in rs.scope_spans)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._receiver.close()
 
 
 def port_of(url: str) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ import httpx
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from bench._otlp import OtlpReceiver
 
 from .helpers import admin, create_drop, eventually, key, user
 
@@ -32,48 +33,32 @@ RESERVE = "/api/drops/{drop_id}/reserve"
 
 
 class Collector:
-    """An OTLP/HTTP trace receiver: keeps every span it is sent (protobuf)."""
+    """An OTLP/HTTP trace receiver: keeps every span it is sent."""
 
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
-        lock = self.lock = threading.Lock()
-        spans = self.spans
+        self.lock = threading.Lock()
+        self._receiver = OtlpReceiver(self._keep)
+        self.url = self._receiver.url
 
-        class Receive(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                with lock:
-                    for rs in request.resource_spans:
-                        service = next((a.value.string_value for a in rs.resource.attributes
-                                        if a.key == "service.name"), "")
-                        for ss in rs.scope_spans:
-                            for s in ss.spans:
-                                spans.append({"service": service, "name": s.name,
-                                              "trace_id": s.trace_id.hex(),
-                                              "span_id": s.span_id.hex(),
-                                              "parent": s.parent_span_id.hex()})
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def _keep(self, request: ExportTraceServiceRequest) -> None:
+        with self.lock:
+            for rs in request.resource_spans:
+                service = next((a.value.string_value for a in rs.resource.attributes
+                                if a.key == "service.name"), "")
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        self.spans.append({"service": service, "name": s.name,
+                                           "trace_id": s.trace_id.hex(),
+                                           "span_id": s.span_id.hex(),
+                                           "parent": s.parent_span_id.hex()})
 
     def of_trace(self, trace_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return [s for s in self.spans if s["trace_id"] == trace_id]
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._receiver.close()
 
 
 @pytest.fixture
