@@ -1,4 +1,4 @@
-"""How long a consumer loop's fetch may wait at the broker (``FetchWaits``).
+"""How long a consumer loop's fetch may wait at the broker (``FetchWaits``, ``FetchPacer``).
 
 Apache Kafka answers a fetch as soon as one byte is there, so a long wait costs nothing.
 tansu notices new data only some milliseconds into a fetch's wait (measured alone,
@@ -9,6 +9,17 @@ both a hop's latency and the cost of polling: a loop fetches with the short ``bu
 while messages flow or are expected (``expect()``: a gateway that just sent a command
 expects its reply) and with ``idle_ms`` once nothing came for ``idle_after_s``. With
 Apache Kafka both may be long.
+
+The floor. tansu (0.6.0, its in-memory store) lists every batch a partition ever held on
+each poll of a fetch, ~0.5 µs a batch, and stops listing when the fetch's wait is used
+up: the newest batches, the ones a consumer at the log end wants, are the ones cut off.
+Past ~10,000 batches in a partition a 5 ms fetch comes back empty although the log end
+is beyond the position, fetch after fetch (a gateway's replies then came only when its
+wait went idle, 1.1 s a reserve; ``bench.broker_growth``). Apache Kafka never answers
+so. ``FetchPacer.starved()`` is told of such an answer and doubles the loop's floor (at
+most ``max_floor_ms``), below which no wait is paced; the floor halves again after each
+``floor_decay_s`` without such an answer (a storm passed; a log that keeps growing raises
+it again).
 """
 
 from __future__ import annotations
@@ -23,6 +34,44 @@ class FetchWaits:
     busy_ms: int = 5
     idle_ms: int = 100
     idle_after_s: float = 1.0
+    max_floor_ms: int = 1_000
+    floor_decay_s: float = 10.0
+
+
+class FetchPacer:
+    """One loop's fetch wait: ``busy_ms`` until ``idle_after_s`` after messages last came
+    or were expected, ``idle_ms`` after that, never below the floor."""
+
+    def __init__(self, waits: FetchWaits) -> None:
+        self.waits = waits
+        self.floor_ms = 0
+        self._busy_until = 0.0
+        self._floor_since = 0.0  # when the floor last changed
+
+    def expect(self, now: float) -> None:
+        """Messages flow or are expected soon (``now``: time.monotonic())."""
+        self._busy_until = now + self.waits.idle_after_s
+
+    def wait_ms(self, now: float) -> int:
+        if self.floor_ms and now - self._floor_since >= self.waits.floor_decay_s:
+            self.floor_ms = self.floor_ms // 2 if self.floor_ms // 2 > self.waits.busy_ms else 0
+            self._floor_since = now
+        busy = now < self._busy_until
+        return max(self.waits.busy_ms if busy else self.waits.idle_ms, self.floor_ms)
+
+    def starved(self, now: float) -> int | None:
+        """Fetches came back with nothing for a partition whose log end was beyond the
+        position: their wait was too short for the broker to list the partition. The
+        floor doubles, from the busy wait up (at most ``max_floor_ms``; not from the wait
+        in use: an idle wait can starve only in its last polls, when the data came late,
+        and the next fetch's first poll gets it); the new floor, or None if it could not
+        rise."""
+        raised = min(self.waits.max_floor_ms, 2 * max(self.floor_ms, self.waits.busy_ms))
+        self._floor_since = now
+        if raised <= self.floor_ms:
+            return None
+        self.floor_ms = raised
+        return raised
 
 
 def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:

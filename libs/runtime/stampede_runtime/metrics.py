@@ -29,6 +29,12 @@ log_lost = Counter(
 consumer_lag = Gauge(
     "stampede_consumer_lag", "High watermark minus position", ["topic", "partition"]
 )
+fetch_wait_floor_ms = Gauge(
+    "stampede_fetch_wait_floor_ms",
+    "The least fetch wait of a consumer loop, raised by fetches the broker answered empty"
+    " behind the log end (fetch_waits.FetchPacer)",
+    ["topic"],
+)
 batch_seconds = Histogram(
     "stampede_batch_seconds",
     "Time to handle one partition batch",

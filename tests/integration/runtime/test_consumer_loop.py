@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from stampede_contracts import (
     CommandEnvelope,
     DeleteDrop,
@@ -19,6 +19,7 @@ from stampede_contracts import (
 from stampede_runtime.admin import ensure_topics
 from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.fetch_waits import FetchWaits
 from stampede_runtime.handlers import BaseHandler, Delivered
 from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Outgoing, Producer
@@ -159,3 +160,52 @@ async def test_concurrent_partitions_keep_each_partition_in_order(infra, namespa
         assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
     expected = [c.command_id for d, c in sent if d == drops[0]]
     assert [cid for _, _, cid in handler.seen if cid in set(expected)] == expected
+
+
+class Arrivals(BaseHandler[bytes | None]):
+    def __init__(self) -> None:
+        self.values: list[bytes | None] = []
+
+    async def handle(self, partition: int, batch: Sequence[Delivered[bytes | None]]) -> None:
+        self.values.extend(d.message for d in batch)
+
+
+async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, namespace):
+    """tansu lists a partition's whole log on each poll of a fetch and cuts the listing
+    off when the fetch's wait is used up (fetch_waits): with waits this short, a log of
+    6,000 batches is answered empty behind its end until the loop's floor rises."""
+    topic = TopicSpec(name=f"{namespace}.long-log", partitions=1, key="-", doc="test")
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic], config=SINGLE_BROKER)
+
+    async def fill(batches: int) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, linger_ms=0)
+        await producer.start()
+        try:
+            for _ in range(batches):  # one at a time: a batch each
+                await producer.send_and_wait(topic.name, b"old", partition=0)
+        finally:
+            await producer.stop()
+
+    await asyncio.gather(*(fill(300) for _ in range(20)))
+    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    arrivals = Arrivals()
+    loop = ConsumerLoop(
+        bootstrap_servers=infra.kafka_bootstrap_servers, topic=topic,
+        decode=lambda value: value, handler=arrivals, from_beginning=False,
+        fetch_waits=FetchWaits(busy_ms=1, idle_ms=2, idle_after_s=1.0, max_floor_ms=1_000),
+        dead_letters=KafkaDeadLetters(producer, topic, service="test"),
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        async with asyncio.timeout(30):
+            await loop.caught_up.wait()
+            await producer.send_raw(topic, b"k", b"new", ())
+            while not arrivals.values:
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+    print(f"fetch wait floor: {loop._pacer.floor_ms} ms")
+    assert arrivals.values == [b"new"]

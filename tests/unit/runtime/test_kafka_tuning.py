@@ -9,7 +9,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
-from stampede_runtime.fetch_waits import set_fetch_wait
+from stampede_runtime.fetch_waits import FetchPacer, FetchWaits, set_fetch_wait
 from stampede_runtime.producer import KeyPartitioner
 
 
@@ -40,3 +40,49 @@ async def test_the_paced_wait_is_the_one_aiokafka_uses():
 
     source = inspect.getsource(fetcher.Fetcher)
     assert "self._fetch_max_wait_ms," in source and "self._fetch_max_wait_ms = " in source
+
+
+def test_the_pacer_waits_short_while_busy_long_when_idle():
+    pacer = FetchPacer(FetchWaits(busy_ms=5, idle_ms=100, idle_after_s=1.0))
+    assert pacer.wait_ms(now=10.0) == 100  # nothing expected yet
+    pacer.expect(now=10.0)
+    assert pacer.wait_ms(now=10.5) == 5
+    assert pacer.wait_ms(now=11.0) == 100  # idle_after_s passed
+
+
+def test_a_starved_fetch_doubles_the_floor_from_the_busy_wait_up_to_its_cap():
+    waits = FetchWaits(busy_ms=5, idle_ms=100, idle_after_s=1.0, max_floor_ms=300,
+                       floor_decay_s=60.0)
+    pacer = FetchPacer(waits)
+    pacer.expect(now=0.0)
+    assert pacer.starved(now=0.1) == 10  # twice the busy wait
+    assert pacer.wait_ms(now=0.2) == 10
+    assert pacer.wait_ms(now=5.0) == 100  # idle: the idle wait is above the floor
+    assert [pacer.starved(now=5.0) for _ in range(3)] == [20, 40, 80]  # not from idle's
+    assert pacer.wait_ms(now=5.0) == 100
+    assert pacer.starved(now=5.0) == 160
+    assert pacer.wait_ms(now=5.0) == 160  # idle waits never go below the floor either
+    pacer.expect(now=6.0)
+    assert pacer.wait_ms(now=6.1) == 160  # nor busy ones
+    assert pacer.starved(now=6.1) == 300  # capped
+    assert pacer.starved(now=6.2) is None  # cannot rise further
+    assert pacer.floor_ms == 300
+
+
+def test_the_floor_halves_after_each_quiet_spell_until_gone():
+    pacer = FetchPacer(FetchWaits(busy_ms=5, idle_ms=100, floor_decay_s=10.0))
+    for _ in range(4):
+        pacer.starved(now=0.0)
+    assert pacer.floor_ms == 80
+    assert pacer.wait_ms(now=9.9) == 100  # (idle) the floor holds for floor_decay_s
+    pacer.expect(now=9.9)
+    assert pacer.wait_ms(now=9.9) == 80
+    pacer.starved(now=9.95)  # starved again: doubled, and the quiet spell starts anew
+    assert pacer.wait_ms(now=19.9) == 160
+    pacer.wait_ms(now=19.96)  # a quiet spell: halved
+    assert pacer.floor_ms == 80
+    floors = []
+    for t in (30.0, 40.0, 50.0, 60.0):
+        pacer.wait_ms(now=t)
+        floors.append(pacer.floor_ms)
+    assert floors == [40, 20, 10, 0]  # gone once not above the busy wait
