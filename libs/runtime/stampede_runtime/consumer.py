@@ -90,6 +90,8 @@ class Subscription(Generic[T]):
     handler: PartitionHandler[T]
     select: Callable[[ConsumerRecord], bool] | None = None
     from_beginning: bool = True
+    #: which of the topic's partitions a loop outside a group reads (None: all of them)
+    partitions: Callable[[list[int]], list[int]] | None = None
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -123,16 +125,20 @@ class ConsumerLoop(Generic[T]):
         fetch_waits: FetchWaits = FetchWaits(),
         concurrent_partitions: bool = False,
         select: Callable[[ConsumerRecord], bool] | None = None,
+        partitions: Callable[[list[int]], list[int]] | None = None,
         also: Sequence[Subscription[Any]] = (),
         span_name: str | None = None,
     ) -> None:
         if also and group_id is not None:
             raise ValueError("a group's loop reads one topic; 'also' is for broadcast loops")
+        if partitions is not None and group_id is not None:
+            raise ValueError("a group shares out the partitions; 'partitions' is for the others")
         self._connection = KafkaConnection.of(bootstrap_servers)
         self._topic = topic
         self._subs: dict[str, Subscription[Any]] = {
             sub.topic.name: sub
-            for sub in (Subscription(topic, decode, handler, select, from_beginning), *also)
+            for sub in (Subscription(topic, decode, handler, select, from_beginning,
+                                     partitions), *also)
         }
         self._dead_letters = dead_letters
         self._span_name = span_name
@@ -287,7 +293,7 @@ class ConsumerLoop(Generic[T]):
             consumer.subscribe([self._topic.name], listener=_Rebalance(self))  # type: ignore[arg-type]
             return
         tps: list[TopicPartition] = []
-        for name in self._subs:
+        for name, sub in self._subs.items():
             partitions = consumer.partitions_for_topic(name)
             while not partitions:
                 await consumer._client.force_metadata_update()
@@ -296,7 +302,10 @@ class ConsumerLoop(Generic[T]):
                     await asyncio.sleep(0.2)
             if self._group_id is not None:  # slots: this slot's share
                 partitions = {p for p in partitions if self._membership.owns(p)}
-            tps += [TopicPartition(name, p) for p in sorted(partitions)]
+            chosen = sorted(partitions)
+            if sub.partitions is not None:
+                chosen = sorted(set(sub.partitions(chosen)) & partitions)
+            tps += [TopicPartition(name, p) for p in chosen]
         consumer.assign(tps)
         await self._assign(tps)
 

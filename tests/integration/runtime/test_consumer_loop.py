@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -209,3 +210,37 @@ async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, na
         await producer.stop()
     print(f"fetch wait floor: {loop._pacer.floor_ms} ms")
     assert arrivals.values == [b"new"]
+
+
+async def test_a_loop_outside_a_group_reads_the_partitions_it_chose(infra, namespace):
+    topics = Topics.for_namespace(namespace)
+    await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
+    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    rng = random.Random(11)
+    print("seed 11")
+    drops = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(40)]
+    await producer.send_all(Outgoing(topics.commands, d, _command(d)) for d in drops)
+    everything, chosen = Recorder(), Recorder()
+    last = topics.commands.partitions - 1
+    loops = [
+        ConsumerLoop(bootstrap_servers=infra.kafka_bootstrap_servers, topic=topics.commands,
+                     decode=decode_command, handler=handler, partitions=partitions,
+                     dead_letters=KafkaDeadLetters(producer, topics.dead_letters, service="t"))
+        for handler, partitions in ((everything, None), (chosen, lambda ps: ps[-1:]))
+    ]
+    tasks = [asyncio.create_task(loop.run()) for loop in loops]
+    try:
+        async with asyncio.timeout(30):
+            while len(everything.seen) < 40:
+                await asyncio.sleep(0.05)
+            expected = [cid for p, _, cid in everything.seen if p == last]
+            while len(chosen.seen) < len(expected):
+                await asyncio.sleep(0.05)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+    assert loops[1].assigned == {last}
+    assert expected and [cid for _, _, cid in chosen.seen] == expected

@@ -32,7 +32,7 @@ from aiokafka.structs import ConsumerRecord
 from stampede_contracts import SCHEMA_VERSION, MalformedMessage, TopicSpec
 from stampede_runtime import tracing
 from stampede_runtime.handlers import BaseHandler, Delivered
-from stampede_runtime.producer import Outgoing, Producer
+from stampede_runtime.producer import KeyPartitioner, Outgoing, Producer
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,13 @@ class InventoryClient(BaseHandler[RawReply]):
     def mine(self, record: ConsumerRecord) -> bool:
         """Replies are keyed by ``reply_to``: only this process's are decoded."""
         return bool(record.key == self._key)
+
+    def my_partitions(self, partitions: list[int]) -> list[int]:
+        """The one partition of the replies topic the inventory sends this process's
+        replies to: their key (``reply_to``) is hashed as every Kafka producer does.
+        Reading only it spares the broker a partition per fetch for each of the others
+        (tansu answers a fetch's partitions one after the other within its wait)."""
+        return [KeyPartitioner()(self._key, partitions, partitions)]
 
     async def send(self, drop_id: UUID, envelope: bytes) -> None:
         """Tracing on: the current span's context goes in the message's headers."""
