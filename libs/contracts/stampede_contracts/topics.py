@@ -43,7 +43,8 @@ INVENTORY_REPLIES = TopicSpec(
     name="inventory.replies",
     partitions=4,
     key="reply_to",
-    doc="Answers to commands that carried reply_to; each gateway keeps those addressed to it.",
+    doc="Answers to commands that carried reply_to; each gateway reads the partition its"
+    " reply_to hashes to and keeps those addressed to it.",
 )
 QUEUE_UPDATES = TopicSpec(
     name="waiting-room.updates",

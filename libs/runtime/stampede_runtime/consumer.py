@@ -41,7 +41,7 @@ one per topic, which is what a fetch costs the broker.
 
 How long a fetch may wait at the broker is paced (``fetch_waits``): short while messages
 flow or are expected (``expect()``), long once nothing came for a while, and never below
-a floor that a fetch answered empty behind the log end raised (``_check_starved``).
+a floor that fetches answered empty behind the log end raised (``StarvedFetches``).
 
 How a group loop shares its partitions with the other processes of its service is its
 ``Membership`` (``membership``): a dynamic group, static membership or fixed slots.
@@ -70,7 +70,7 @@ from stampede_contracts import MalformedMessage, TopicSpec
 from . import logs, metrics, tracing
 from .dead_letters import DeadLetterSink
 from .errors import RetryPolicy, is_transient
-from .fetch_waits import FetchPacer, FetchWaits, set_fetch_wait
+from .fetch_waits import FetchPacer, FetchWaits, StarvedFetches, set_fetch_wait
 from .handlers import Delivered, PartitionHandler
 from .kafka_config import KafkaConnection
 from .membership import Membership
@@ -153,8 +153,7 @@ class ConsumerLoop(Generic[T]):
         self._waits = fetch_waits
         self._pacer = FetchPacer(fetch_waits)
         self._floor_shown = 0  # the floor the metric shows
-        self._polled: dict[TopicPartition, int] = {}  # the last answer judged, by partition
-        self._empty_at: dict[TopicPartition, int] = {}  # answered empty behind the end here
+        self._starving = StarvedFetches()
         self._concurrent = concurrent_partitions
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
@@ -225,37 +224,16 @@ class ConsumerLoop(Generic[T]):
 
     async def _check_starved(self, consumer: AIOKafkaConsumer,
                              batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Raise the fetch wait's floor if the broker answered a partition with nothing,
-        twice in a row at the same position, although its log end was beyond it (see
-        ``fetch_waits``; once can be a race: tansu reads the log end after listing).
-        Called right after a ``getmany`` that left nothing buffered; ``position`` of a
-        fetched partition returns without suspending, so no answer arrives meanwhile.
-        One look raises the floor once at most."""
-        raised = False
-        for tp in consumer.assignment():
-            polled = consumer.last_poll_timestamp(tp)  # when its last answer came
-            if polled is None or polled == self._polled.get(tp):
-                continue  # no answer since the last look
-            self._polled[tp] = polled
-            high = consumer.highwater(tp)
-            if batches.get(tp) or high is None:
-                self._empty_at.pop(tp, None)
-                continue
-            position = await consumer.position(tp)
-            if high <= position:
-                self._empty_at.pop(tp, None)
-            elif self._empty_at.get(tp) != position:
-                self._empty_at[tp] = position  # the first empty answer there
-            elif not raised:
-                del self._empty_at[tp]
-                raised = True
-                floor = self._pacer.starved(time.monotonic())
-                if floor is not None:
-                    log.warning(
-                        "%s: the broker answered %s[%d] with nothing, %d behind its log end;"
-                        " fetches now wait at least %d ms (the embedded broker lists a"
-                        " partition's whole log on each fetch)", self._topic.name, tp.topic,
-                        tp.partition, high - position, floor)
+        """Raise the fetch wait's floor if the broker starved a partition (``fetch_waits``)."""
+        starved = await self._starving.look(consumer, batches)
+        if starved is not None:
+            floor = self._pacer.starved(time.monotonic())
+            if floor is not None:
+                tp, behind = starved
+                log.warning("%s: the broker answered %s[%d] with nothing, %d behind its log"
+                            " end; fetches now wait at least %d ms (the embedded broker lists"
+                            " a partition's whole log on each fetch)", self._topic.name,
+                            tp.topic, tp.partition, behind, floor)
 
     def client_kwargs(self) -> dict[str, Any]:
         """What the aiokafka consumer is made with (unit-tested: TLS, SASL, the group)."""

@@ -1,4 +1,5 @@
-"""How long a consumer loop's fetch may wait at the broker (``FetchWaits``, ``FetchPacer``).
+"""How long a consumer loop's fetch may wait at the broker (``FetchWaits``, ``FetchPacer``,
+``StarvedFetches``).
 
 Apache Kafka answers a fetch as soon as one byte is there, so a long wait costs nothing.
 tansu notices new data only some milliseconds into a fetch's wait (measured alone,
@@ -12,21 +13,23 @@ Apache Kafka both may be long.
 
 The floor. tansu (0.6.0, its in-memory store) lists every batch a partition ever held on
 each poll of a fetch, ~0.5 µs a batch, and stops listing when the fetch's wait is used
-up: the newest batches, the ones a consumer at the log end wants, are the ones cut off.
+up: the newest batches, the ones a consumer at the log end wants, are the ones cut off
+(a fetch's partitions share its wait, one after the other: a late one is cut off first).
 Past ~10,000 batches in a partition a 5 ms fetch comes back empty although the log end
 is beyond the position, fetch after fetch (a gateway's replies then came only when its
 wait went idle, 1.1 s a reserve; ``bench.broker_growth``). Apache Kafka never answers
-so. ``FetchPacer.starved()`` is told of such an answer and doubles the loop's floor (at
-most ``max_floor_ms``), below which no wait is paced; the floor halves again after each
-``floor_decay_s`` without such an answer (a storm passed; a log that keeps growing raises
-it again).
+so. ``StarvedFetches`` finds such answers; ``FetchPacer.starved()`` then doubles the
+loop's floor (at most ``max_floor_ms``), below which no wait is paced; the floor halves
+again after each ``floor_decay_s`` without such an answer (a storm passed; a log that
+keeps growing raises it again).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,44 @@ class FetchPacer:
             return None
         self.floor_ms = raised
         return raised
+
+
+class StarvedFetches:
+    """Finds a partition the broker answered with nothing twice in a row at the same
+    position although its log end was beyond it (once can be a race: tansu reads the log
+    end after listing). ``look`` right after a ``getmany`` that left nothing buffered:
+    ``position`` of a fetched partition returns without suspending, so no answer arrives
+    while it looks."""
+
+    def __init__(self) -> None:
+        self._polled: dict[TopicPartition, int] = {}  # the last answer judged, by partition
+        self._empty_at: dict[TopicPartition, int] = {}  # answered empty behind the end here
+
+    async def look(self, consumer: AIOKafkaConsumer,
+                   batches: dict[TopicPartition, list[ConsumerRecord]]
+                   ) -> tuple[TopicPartition, int] | None:
+        """A starved partition and how far behind its log end it is, or None."""
+        found = None
+        for tp in consumer.assignment():
+            if tp not in consumer.assignment():
+                continue  # revoked while an earlier position() waited for a reset
+            polled = consumer.last_poll_timestamp(tp)  # when its last answer came
+            if polled is None or polled == self._polled.get(tp):
+                continue  # no answer since the last look
+            self._polled[tp] = polled
+            high = consumer.highwater(tp)
+            if batches.get(tp) or high is None:
+                self._empty_at.pop(tp, None)
+                continue
+            position = await consumer.position(tp)
+            if high <= position:
+                self._empty_at.pop(tp, None)
+            elif self._empty_at.get(tp) != position:
+                self._empty_at[tp] = position  # the first empty answer there
+            elif found is None:
+                del self._empty_at[tp]
+                found = (tp, high - position)
+        return found
 
 
 def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:

@@ -7,9 +7,9 @@ import inspect
 import random
 import uuid
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
-from stampede_runtime.fetch_waits import FetchPacer, FetchWaits, set_fetch_wait
+from stampede_runtime.fetch_waits import FetchPacer, FetchWaits, StarvedFetches, set_fetch_wait
 from stampede_runtime.producer import KeyPartitioner
 
 
@@ -86,3 +86,49 @@ def test_the_floor_halves_after_each_quiet_spell_until_gone():
         pacer.wait_ms(now=t)
         floors.append(pacer.floor_ms)
     assert floors == [40, 20, 10, 0]  # gone once not above the busy wait
+
+
+class _Consumer:
+    """What ``StarvedFetches`` reads of an aiokafka consumer: per partition, when its last
+    answer came, the log end it told, and the position."""
+
+    def __init__(self, *tps: TopicPartition) -> None:
+        self.polled = dict.fromkeys(tps, 0)
+        self.high = dict.fromkeys(tps, 10)
+        self.pos = dict.fromkeys(tps, 10)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.polled)
+
+    def last_poll_timestamp(self, tp: TopicPartition) -> int:
+        return self.polled[tp]
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.high[tp]
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.pos[tp]
+
+    def answer(self, tp: TopicPartition, high: int) -> None:
+        self.polled[tp] += 1
+        self.high[tp] = high
+
+
+async def test_a_partition_is_starved_when_two_answers_in_a_row_bring_nothing_behind_its_end():
+    a, b = TopicPartition("t", 0), TopicPartition("t", 1)
+    consumer, look = _Consumer(a, b), StarvedFetches()
+    assert await look.look(consumer, {}) is None  # answers, at the log end
+    consumer.answer(a, 12)
+    assert await look.look(consumer, {}) is None  # once: can be a race
+    assert await look.look(consumer, {}) is None  # no new answer since: not judged again
+    consumer.answer(a, 13)
+    assert await look.look(consumer, {}) == (a, 3)  # twice at position 10: starved
+    consumer.answer(a, 13)
+    assert await look.look(consumer, {}) is None  # counting starts over
+    consumer.answer(a, 14)
+    consumer.pos[a] = 14
+    consumer.answer(b, 11)
+    records = {b: [object()]}
+    assert await look.look(consumer, records) is None  # b brought records; a caught up
+    consumer.answer(b, 12)
+    assert await look.look(consumer, records) is None  # records again: never starved
