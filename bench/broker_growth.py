@@ -26,7 +26,8 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -65,17 +66,26 @@ async def fill(bootstrap: str, topic: str, batches: int, producers: int = 20) ->
     await asyncio.gather(*(one(share + (i < rest)) for i in range(producers)))
 
 
-async def fetch_cost(bootstrap: str, topic: str, pid: int, rounds: int = 20
-                     ) -> tuple[float, float]:
-    """Median wall ms of one fetch of the newest record, and broker CPU ms per fetch."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=1_000,
+@asynccontextmanager
+async def at_log_end(bootstrap: str, topic: str, wait_ms: int
+                     ) -> AsyncIterator[tuple[AIOKafkaConsumer, TopicPartition, int]]:
+    """A plain aiokafka consumer of partition 0 at its log end (and that end)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=wait_ms,
                                 enable_auto_commit=False)
     await consumer.start()
     tp = TopicPartition(topic, 0)
     consumer.assign([tp])
     try:
         await consumer.seek_to_end(tp)
-        end = await consumer.position(tp)
+        yield consumer, tp, await consumer.position(tp)
+    finally:
+        await consumer.stop()
+
+
+async def fetch_cost(bootstrap: str, topic: str, pid: int, rounds: int = 20
+                     ) -> tuple[float, float]:
+    """Median wall ms of one fetch of the newest record, and broker CPU ms per fetch."""
+    async with at_log_end(bootstrap, topic, 1_000) as (consumer, tp, end):
         walls = []
         cpu0 = broker_cpu_s(pid)
         for _ in range(rounds):
@@ -84,22 +94,13 @@ async def fetch_cost(bootstrap: str, topic: str, pid: int, rounds: int = 20
             await consumer.getone()
             walls.append((time.perf_counter() - started) * 1000)
         cpu = (broker_cpu_s(pid) - cpu0) * 1000 / rounds
-    finally:
-        await consumer.stop()
     return statistics.median(walls), cpu
 
 
 async def raw_delivery(bootstrap: str, topic: str, producer: Producer, patience: float
                        ) -> float | None:
     """Seconds until a consumer at the log end (5 ms waits, no floor) gets a new record."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5,
-                                enable_auto_commit=False)
-    await consumer.start()
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    try:
-        await consumer.seek_to_end(tp)
-        await consumer.position(tp)
+    async with at_log_end(bootstrap, topic, 5) as (consumer, _, _):
         started = time.perf_counter()
         await producer.send_raw(TopicSpec(topic, 1, "-", ""), b"k", b"new", ())
         try:
@@ -108,8 +109,6 @@ async def raw_delivery(bootstrap: str, topic: str, producer: Producer, patience:
         except TimeoutError:
             return None
         return time.perf_counter() - started
-    finally:
-        await consumer.stop()
 
 
 class _First(BaseHandler[bytes | None]):

@@ -64,6 +64,13 @@ async def _dead_letters(bootstrap: str, topic: TopicSpec, expect: int) -> list[b
     return values
 
 
+async def _stopped(tasks: list[asyncio.Task[None]], producer: Producer) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await producer.stop()
+
+
 async def test_group_loop_delivers_in_order_and_dead_letters_garbage(infra, namespace):
     topics = Topics.for_namespace(namespace)
     await ensure_topics(infra.kafka_bootstrap_servers, topics.all(), config=SINGLE_BROKER)
@@ -120,10 +127,7 @@ async def test_broadcast_loop_reads_every_partition(infra, namespace):
             while any(len(h.seen) < 40 for h in handlers):
                 await asyncio.sleep(0.05)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await producer.stop()
+        await _stopped(tasks, producer)
     for h in handlers:
         assert len(h.seen) == 40
         assert len({p for p, _, _ in h.seen}) > 1  # every partition, not a share of them
@@ -150,9 +154,7 @@ async def test_concurrent_partitions_keep_each_partition_in_order(infra, namespa
             while len(handler.seen) < len(sent):
                 await asyncio.sleep(0.05)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
+        await _stopped([task], producer)
     by_partition: dict[int, list[int]] = {}
     for partition, offset, _ in handler.seen:
         by_partition.setdefault(partition, []).append(offset)
@@ -205,9 +207,7 @@ async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, na
             while not arrivals.values:
                 await asyncio.sleep(0.05)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await producer.stop()
+        await _stopped([task], producer)
     print(f"fetch wait floor: {loop._pacer.floor_ms} ms")
     assert arrivals.values == [b"new"]
 
@@ -238,9 +238,6 @@ async def test_a_loop_outside_a_group_reads_the_partitions_it_chose(infra, names
             while len(chosen.seen) < len(expected):
                 await asyncio.sleep(0.05)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await producer.stop()
+        await _stopped(tasks, producer)
     assert loops[1].assigned == {last}
     assert expected and [cid for _, _, cid in chosen.seen] == expected
