@@ -195,7 +195,10 @@ class ConsumerLoop(Generic[T]):
             await self._subscribe(consumer)
             self.started.set()
             while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+                # a few fetch waits, so a starved fetch is looked at (StarvedFetches) soon
+                timeout_ms = min(200, max(20, 4 * self._pacer.wait_ms(time.monotonic())))
+                batches = await consumer.getmany(timeout_ms=timeout_ms,
+                                                 max_records=self._max_records)
                 if sum(map(len, batches.values())) < self._max_records:  # none left buffered
                     await self._check_starved(consumer, batches)
                 if batches:
