@@ -93,8 +93,9 @@ class StarvedFetches:
                    ) -> tuple[TopicPartition, int] | None:
         """A starved partition and how far behind its log end it is, or None."""
         found = None
-        for tp in consumer.assignment():
-            if tp not in consumer.assignment():
+        assigned = consumer.assignment()
+        for tp in list(assigned):
+            if tp not in assigned:
                 continue  # revoked while an earlier position() waited for a reset
             polled = consumer.last_poll_timestamp(tp)  # when its last answer came
             if polled is None or polled == self._polled.get(tp):
@@ -105,6 +106,7 @@ class StarvedFetches:
                 self._empty_at.pop(tp, None)
                 continue
             position = await consumer.position(tp)
+            assigned = consumer.assignment()  # (position() may have waited)
             if high <= position:
                 self._empty_at.pop(tp, None)
             elif self._empty_at.get(tp) != position:

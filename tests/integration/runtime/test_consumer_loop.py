@@ -32,6 +32,7 @@ class Recorder(BaseHandler[CommandEnvelope]):
     def __init__(self) -> None:
         self.seen: list[tuple[int, int, uuid.UUID]] = []
         self.fail_once: set[int] = set()
+        self._grew = asyncio.Event()
 
     async def handle(self, partition: int, batch: Sequence[Delivered[CommandEnvelope]]) -> None:
         for d in batch:
@@ -39,6 +40,13 @@ class Recorder(BaseHandler[CommandEnvelope]):
                 self.fail_once.discard(d.offset)
                 raise RuntimeError("boom")
         self.seen.extend((d.partition, d.offset, d.message.command_id) for d in batch)
+        self._grew.set()
+
+    async def saw(self, count: int) -> None:
+        """Until at least ``count`` messages were handled."""
+        while len(self.seen) < count:
+            self._grew.clear()
+            await self._grew.wait()
 
 
 def _command(drop_id: uuid.UUID) -> CommandEnvelope:
@@ -93,8 +101,7 @@ async def test_group_loop_delivers_in_order_and_dead_letters_garbage(infra, name
     task = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(30):
-            while len(handler.seen) < 50:
-                await asyncio.sleep(0.05)
+            await handler.saw(50)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -124,8 +131,7 @@ async def test_broadcast_loop_reads_every_partition(infra, namespace):
     tasks = [asyncio.create_task(loop.run()) for loop in loops]
     try:
         async with asyncio.timeout(30):
-            while any(len(h.seen) < 40 for h in handlers):
-                await asyncio.sleep(0.05)
+            await asyncio.gather(*(h.saw(40) for h in handlers))
     finally:
         await _stopped(tasks, producer)
     for h in handlers:
@@ -151,8 +157,7 @@ async def test_concurrent_partitions_keep_each_partition_in_order(infra, namespa
     task = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(30):
-            while len(handler.seen) < len(sent):
-                await asyncio.sleep(0.05)
+            await handler.saw(len(sent))
     finally:
         await _stopped([task], producer)
     by_partition: dict[int, list[int]] = {}
@@ -168,9 +173,11 @@ async def test_concurrent_partitions_keep_each_partition_in_order(infra, namespa
 class Arrivals(BaseHandler[bytes | None]):
     def __init__(self) -> None:
         self.values: list[bytes | None] = []
+        self.came = asyncio.Event()
 
     async def handle(self, partition: int, batch: Sequence[Delivered[bytes | None]]) -> None:
         self.values.extend(d.message for d in batch)
+        self.came.set()
 
 
 async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, namespace):
@@ -204,8 +211,7 @@ async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, na
         async with asyncio.timeout(30):
             await loop.caught_up.wait()
             await producer.send_raw(topic, b"k", b"new", ())
-            while not arrivals.values:
-                await asyncio.sleep(0.05)
+            await arrivals.came.wait()
     finally:
         await _stopped([task], producer)
     print(f"fetch wait floor: {loop._pacer.floor_ms} ms")
@@ -232,11 +238,9 @@ async def test_a_loop_outside_a_group_reads_the_partitions_it_chose(infra, names
     tasks = [asyncio.create_task(loop.run()) for loop in loops]
     try:
         async with asyncio.timeout(30):
-            while len(everything.seen) < 40:
-                await asyncio.sleep(0.05)
+            await everything.saw(40)
             expected = [cid for p, _, cid in everything.seen if p == last]
-            while len(chosen.seen) < len(expected):
-                await asyncio.sleep(0.05)
+            await chosen.saw(len(expected))
     finally:
         await _stopped(tasks, producer)
     assert loops[1].assigned == {last}
