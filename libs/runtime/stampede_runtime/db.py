@@ -3,9 +3,10 @@ every connection pinned to the service's own schema (services share no tables)."
 
 from __future__ import annotations
 
+import contextlib
 import re
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -20,7 +21,11 @@ async def ensure_schema(database_url: str, schema: str) -> None:
     if not _SCHEMA.match(schema):
         raise ValueError(f"bad schema name {schema!r}")
     async with await AsyncConnection.connect(plain_url(database_url), autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        # IF NOT EXISTS is not safe against a concurrent creation (two processes of a
+        # service starting together): the other one created it, which is all we want
+        with contextlib.suppress(errors.UniqueViolation):
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
 async def open_pool(
