@@ -39,9 +39,10 @@ A broadcast loop may read more topics in the same fetches (``also``: each a
 ``Subscription`` with its own decoder, handler and start): one fetch request instead of
 one per topic, which is what a fetch costs the broker.
 
-How long a fetch may wait at the broker is paced (``fetch_waits``): short while messages
-flow or are expected (``expect()``), long once nothing came for a while, and never below
-a floor that fetches answered empty behind the log end raised (``StarvedFetches``).
+How long a fetch may wait is paced (``fetch_waits``): short while messages flow or are
+expected (``expect()``), long once nothing came for a while, and never below a floor
+that fetches answered empty behind the log end raised (``StarvedFetches``); at the broker
+(Apache Kafka), or, for the embedded broker, mostly in the client (``FetchPauses``).
 
 How a group loop shares its partitions with the other processes of its service is its
 ``Membership`` (``membership``): a dynamic group, static membership or fixed slots.
@@ -70,7 +71,7 @@ from stampede_contracts import MalformedMessage, TopicSpec
 from . import logs, metrics, tracing
 from .dead_letters import DeadLetterSink
 from .errors import RetryPolicy, is_transient
-from .fetch_waits import FetchPacer, FetchWaits, StarvedFetches, set_fetch_wait
+from .fetch_waits import FetchPacer, FetchPauses, FetchWaits, StarvedFetches, set_fetch_wait
 from .handlers import Delivered, PartitionHandler
 from .kafka_config import KafkaConnection
 from .membership import Membership
@@ -152,6 +153,8 @@ class ConsumerLoop(Generic[T]):
         self._grouped = group_id is not None and self._membership.mode != "slots"
         self._waits = fetch_waits
         self._pacer = FetchPacer(fetch_waits)
+        self.pauses = FetchPauses(lambda: self._pacer.pause_s(time.monotonic()),
+                                  short_s=fetch_waits.busy_ms / 1000)
         self._floor_shown = 0  # the floor the metric shows
         self._starving = StarvedFetches()
         self._concurrent = concurrent_partitions
@@ -178,10 +181,11 @@ class ConsumerLoop(Generic[T]):
         """Messages flow or are expected soon: fetch with the short wait for a while."""
         self._pacer.expect(time.monotonic())
         self._pace()
+        self.pauses.wake()
 
     def _pace(self) -> None:
         if self._consumer is not None:
-            set_fetch_wait(self._consumer, self._pacer.wait_ms(time.monotonic()))
+            set_fetch_wait(self._consumer, self._pacer.broker_wait_ms(time.monotonic()))
             if self._pacer.floor_ms != self._floor_shown:
                 self._floor_shown = self._pacer.floor_ms
                 metrics.fetch_wait_floor_ms.labels(self._topic.name).set(self._floor_shown)
@@ -191,6 +195,8 @@ class ConsumerLoop(Generic[T]):
         consumer = AIOKafkaConsumer(**self.client_kwargs())
         self._consumer = consumer
         await consumer.start()
+        if self._waits.pacing == "client":
+            self.pauses.install(consumer)
         try:
             await self._subscribe(consumer)
             self.started.set()
@@ -252,7 +258,7 @@ class ConsumerLoop(Generic[T]):
             session_timeout_ms=m.session_timeout_ms,
             heartbeat_interval_ms=m.heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
-            fetch_max_wait_ms=self._waits.busy_ms,
+            fetch_max_wait_ms=FetchPacer(self._waits).broker_wait_ms(0.0),
             metadata_max_age_ms=5_000,
         )
 

@@ -22,14 +22,31 @@ so. ``StarvedFetches`` finds such answers; ``FetchPacer.starved()`` then doubles
 loop's floor (at most ``max_floor_ms``), below which no wait is paced; the floor halves
 again after each ``floor_decay_s`` without such an answer (a storm passed; a log that
 keeps growing raises it again).
+
+Who waits (``FetchWaits.pacing``). ``broker`` (Apache Kafka): the fetch waits at the
+broker, which answers the moment data is there. ``client`` (the embedded broker, the
+default): tansu polls its store several times while a fetch waits (at 0, then after half
+the time left each time), each poll ~0.15 ms of its CPU, so a 5 ms wait at the log end
+costs it ~0.75 ms, a 100 ms one ~1.4-2.8 ms; a 1 ms wait costs ~0.4 (a 0 ms wait never
+delivers: it lists nothing). So with ``client`` the broker waits only the floor (at least
+``MIN_BROKER_WAIT_MS``), and after an answer with no new data the consumer's fetcher
+pauses the paced wait before it asks again (``FetchPauses``); ``expect()`` cuts an idle
+pause short.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+
+Pacing = Literal["client", "broker"]
+#: the shortest wait that delivers at tansu (0 ms: it stops listing before the first batch)
+MIN_BROKER_WAIT_MS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +56,7 @@ class FetchWaits:
     idle_after_s: float = 1.0
     max_floor_ms: int = 1_000
     floor_decay_s: float = 10.0
+    pacing: Pacing = "client"
 
 
 class FetchPacer:
@@ -61,6 +79,18 @@ class FetchPacer:
             self._floor_since = now
         busy = now < self._busy_until
         return max(self.waits.busy_ms if busy else self.waits.idle_ms, self.floor_ms)
+
+    def broker_wait_ms(self, now: float) -> int:
+        """What a fetch request asks the broker to wait (its ``max_wait_ms``)."""
+        if self.waits.pacing == "broker":
+            return self.wait_ms(now)
+        return max(MIN_BROKER_WAIT_MS, self.floor_ms)
+
+    def pause_s(self, now: float) -> float:
+        """How long the fetcher pauses after an answer with no new data (client pacing)."""
+        if self.waits.pacing == "broker":
+            return 0.0
+        return (self.waits.busy_ms if now < self._busy_until else self.waits.idle_ms) / 1000
 
     def starved(self, now: float) -> int | None:
         """Fetches came back with nothing for a partition whose log end was beyond the
@@ -115,6 +145,64 @@ class StarvedFetches:
                 del self._empty_at[tp]
                 found = (tp, high - position)
         return found
+
+
+class FetchPauses:
+    """Client pacing: the consumer's fetcher pauses ``pause_s()`` after each answer that
+    brought no new data, before its next request to that broker. aiokafka's fetcher sends
+    one request per broker at a time and sends the next as soon as the last is handled
+    (``Fetcher._proc_fetch_request``, which answers whether new data came; checked by a
+    test), so the pause is added there, on this consumer's fetcher only. ``wake()`` ends a
+    pause longer than ``short_s`` (an idle one): messages are expected now."""
+
+    def __init__(self, pause_s: Callable[[], float], short_s: float) -> None:
+        self._pause_s = pause_s
+        self._short_s = short_s
+        self._pausing: asyncio.Future[None] | None = None
+        self._long = False
+        self.pauses = 0  # how many pauses were taken (seen by tests and benches)
+
+    def install(self, consumer: AIOKafkaConsumer) -> None:
+        fetcher = consumer._fetcher
+        fetch: Callable[..., Awaitable[bool]] = fetcher._proc_fetch_request
+
+        async def paced(*args: Any) -> bool:
+            new = await fetch(*args)
+            if not new:
+                await self._pause()
+            return new
+
+        fetcher._proc_fetch_request = paced
+
+    async def _pause(self) -> None:
+        pause = self._pause_s()
+        if pause <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        self._pausing = waiter = loop.create_future()
+        self._long = pause > self._short_s
+        timer = loop.call_later(pause, _settle, waiter)
+        self.pauses += 1
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._pausing = None
+            self._long = False
+
+    @property
+    def idle(self) -> bool:
+        """In a pause longer than ``short_s``."""
+        return self._pausing is not None and self._long
+
+    def wake(self) -> None:
+        if self._pausing is not None and self._long:
+            _settle(self._pausing)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:

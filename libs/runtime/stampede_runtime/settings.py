@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stampede_contracts import ALL_TOPICS, Topics
 
-from .fetch_waits import FetchWaits
+from .fetch_waits import FetchWaits, Pacing
 from .kafka_config import (
     DEFAULT_RETENTION_MS,
     KafkaConnection,
@@ -63,6 +63,10 @@ class ServiceSettings(BaseSettings):
     #: ~0.03 of the reader at 25 ms, whatever the event rate; ~0.01 each at 100 ms)
     kafka_follow_wait_ms: int = Field(default=100, ge=1, le=10_000)
     kafka_idle_wait_ms: int = Field(default=100, ge=1, le=10_000)  # once nothing comes
+    #: who waits (``fetch_waits``): ``client`` for the embedded broker (it waits 1 ms, the
+    #: consumer pauses those waits between fetches: what its polling costs falls by half
+    #: or more), ``broker`` for Apache Kafka (answers as soon as data is there)
+    kafka_fetch_pacing: Pacing = "client"
 
     #: how a service's group loop shares its partitions (``membership.Membership``;
     #: docs/recovery.md says which mode suits which deployment)
@@ -174,12 +178,14 @@ class ServiceSettings(BaseSettings):
     @property
     def request_waits(self) -> FetchWaits:
         """For a loop on the request path (commands, replies)."""
-        return FetchWaits(self.kafka_fetch_wait_ms, self.kafka_idle_wait_ms)
+        return FetchWaits(self.kafka_fetch_wait_ms, self.kafka_idle_wait_ms,
+                          pacing=self.kafka_fetch_pacing)
 
     @property
     def follow_waits(self) -> FetchWaits:
         """For a loop that follows the events (views, projections, fan-out)."""
-        return FetchWaits(self.kafka_follow_wait_ms, self.kafka_idle_wait_ms)
+        return FetchWaits(self.kafka_follow_wait_ms, self.kafka_idle_wait_ms,
+                          pacing=self.kafka_fetch_pacing)
 
 
 class DatabaseSettings(ServiceSettings):

@@ -56,7 +56,8 @@ def create_app(settings: NotifierSettings) -> FastAPI:
         group_id=None, client_id=f"notifier-{settings.instance_id}", from_beginning=True,
         fetch_waits=FetchWaits(settings.consumer_fetch_max_wait_ms,
                                max(settings.consumer_fetch_max_wait_ms,
-                                   settings.kafka_idle_wait_ms)),
+                                   settings.kafka_idle_wait_ms),
+                               pacing=settings.kafka_fetch_pacing),
         also=[Subscription(settings.topics.queue, decode_queue_update,
                            HubHandler(hub.apply_queue), from_beginning=False)],
         span_name="notifier push",  # tracing on: one span per traced event pushed

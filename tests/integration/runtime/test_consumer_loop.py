@@ -245,3 +245,36 @@ async def test_a_loop_outside_a_group_reads_the_partitions_it_chose(infra, names
         await _stopped(tasks, producer)
     assert loops[1].assigned == {last}
     assert expected and [cid for _, _, cid in chosen.seen] == expected
+
+
+async def test_an_idle_loop_paced_by_the_client_fetches_at_once_when_told_to_expect(
+        infra, namespace):
+    """Client pacing (the embedded broker's): the broker waits 1 ms, the loop pauses its
+    idle wait (here 10 s) between fetches; ``expect()`` (a gateway sent a command) ends the
+    pause, so the message comes long before the pause would have ended."""
+    topic = TopicSpec(name=f"{namespace}.paced", partitions=1, key="-", doc="test")
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic], config=SINGLE_BROKER)
+    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    arrivals = Arrivals()
+    loop = ConsumerLoop(
+        bootstrap_servers=infra.kafka_bootstrap_servers, topic=topic,
+        decode=lambda value: value, handler=arrivals, from_beginning=False,
+        fetch_waits=FetchWaits(busy_ms=5, idle_ms=10_000, idle_after_s=0.1, pacing="client"),
+        dead_letters=KafkaDeadLetters(producer, topic, service="test"),
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        async with asyncio.timeout(30):
+            await loop.caught_up.wait()
+            while not loop.pauses.idle:  # gone idle: in a 10 s pause
+                await asyncio.sleep(0.01)
+            assert loop._consumer is not None
+            assert loop._consumer._fetcher._fetch_max_wait_ms == 1
+        await producer.send_raw(topic, b"k", b"new", ())
+        loop.expect()
+        async with asyncio.timeout(5):
+            await arrivals.came.wait()
+    finally:
+        await _stopped([task], producer)
+    assert arrivals.values == [b"new"]

@@ -3,13 +3,20 @@ fetch wait it paces is the one aiokafka reads for its next fetch requests."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import random
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
-from stampede_runtime.fetch_waits import FetchPacer, FetchWaits, StarvedFetches, set_fetch_wait
+from stampede_runtime.fetch_waits import (
+    FetchPacer,
+    FetchPauses,
+    FetchWaits,
+    StarvedFetches,
+    set_fetch_wait,
+)
 from stampede_runtime.producer import KeyPartitioner
 
 
@@ -132,3 +139,67 @@ async def test_a_partition_is_starved_when_two_answers_in_a_row_bring_nothing_be
     assert await look.look(consumer, records) is None  # b brought records; a caught up
     consumer.answer(b, 12)
     assert await look.look(consumer, records) is None  # records again: never starved
+
+
+def test_client_pacing_asks_the_broker_for_the_floor_and_pauses_the_wait_itself():
+    pacer = FetchPacer(FetchWaits(busy_ms=5, idle_ms=100, idle_after_s=1.0, pacing="client"))
+    assert (pacer.broker_wait_ms(now=0.0), pacer.pause_s(now=0.0)) == (1, 0.1)  # idle
+    pacer.expect(now=0.0)
+    assert (pacer.broker_wait_ms(now=0.5), pacer.pause_s(now=0.5)) == (1, 0.005)
+    pacer.starved(now=0.5)
+    assert (pacer.broker_wait_ms(now=0.6), pacer.pause_s(now=0.6)) == (10, 0.005)
+    broker = FetchPacer(FetchWaits(busy_ms=5, idle_ms=100, pacing="broker"))
+    assert (broker.broker_wait_ms(now=0.0), broker.pause_s(now=0.0)) == (100, 0.0)
+
+
+class _Fetcher:
+    """aiokafka's fetcher as FetchPauses sees it: one request answered at a time, saying
+    whether it brought new data."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+
+    async def _proc_fetch_request(self, assignment: object, node_id: int,
+                                  request: object) -> bool:
+        return self.answers.pop(0)
+
+
+class _FetchingConsumer:
+    def __init__(self, answers: list[bool]) -> None:
+        self._fetcher = _Fetcher(answers)
+
+
+async def test_the_fetcher_pauses_only_after_an_answer_without_new_data():
+    consumer = _FetchingConsumer([True, False, True])
+    pauses = FetchPauses(lambda: 0.001, short_s=0.005)
+    pauses.install(consumer)
+    fetch = consumer._fetcher._proc_fetch_request
+    assert [await fetch(None, 0, None) for _ in range(3)] == [True, False, True]
+    assert pauses.pauses == 1
+    # aiokafka's fetch routine calls it through the instance, once per request
+    from aiokafka.consumer import fetcher
+
+    assert "self._proc_fetch_request(assignment, node_id, request)" in inspect.getsource(
+        fetcher.Fetcher)
+
+
+async def test_wake_ends_an_idle_pause_but_not_a_busy_one():
+    consumer = _FetchingConsumer([False, False])
+    pause = [30.0]
+    pauses = FetchPauses(lambda: pause[0], short_s=0.5)
+    pauses.install(consumer)
+    idle = asyncio.create_task(consumer._fetcher._proc_fetch_request(None, 0, None))
+    while pauses.pauses < 1:
+        await asyncio.sleep(0)
+    pauses.wake()
+    async with asyncio.timeout(5):  # a 30 s pause, ended at once
+        assert await idle is False
+    pause[0] = 0.2
+    busy = asyncio.create_task(consumer._fetcher._proc_fetch_request(None, 0, None))
+    while pauses.pauses < 2:
+        await asyncio.sleep(0)
+    pauses.wake()
+    await asyncio.sleep(0.05)
+    assert not busy.done()  # a busy pause runs its course
+    async with asyncio.timeout(5):
+        await busy
