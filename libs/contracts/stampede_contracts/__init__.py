@@ -17,17 +17,12 @@ from .commands import (
     UpdateDrop,
 )
 from .common import (
-    STAMPEDE_NS,
     DropSpec,
     DropStatus,
     HoldStatus,
     RejectionCode,
     StockLevels,
     WaitingRoomSpec,
-    command_id_for,
-    event_id_for,
-    purchase_id_for,
-    reservation_id_for,
     utcnow,
 )
 from .envelope import SCHEMA_VERSION, CommandEnvelope, EventEnvelope
@@ -43,6 +38,7 @@ from .events import (
     StockChanged,
     StockReserved,
 )
+from .ids import STAMPEDE_NS, command_id_for, event_id_for, purchase_id_for, reservation_id_for
 from .queue import QueueUpdated
 from .read_models import (
     ActivityFeed,

@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
-#: Namespace of every deterministic id in Stampede (uuid5 names below).
-STAMPEDE_NS = UUID("7d4b8a52-4c0e-4f59-9b3a-3c1f0c6a2e11")
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -115,22 +112,3 @@ class DropSpec(Frozen):
         if self.starts_at is not None and now < self.starts_at:
             return DropStatus.SCHEDULED
         return DropStatus.LIVE
-
-
-def command_id_for(user_id: UUID, idempotency_key: str) -> UUID:
-    """The command id of a request: the same (user, key) always gives the same id."""
-    return uuid5(STAMPEDE_NS, f"command:{user_id}:{idempotency_key}")
-
-
-def event_id_for(drop_id: UUID, seq: int) -> UUID:
-    """Event ids are deterministic so a republished event is recognised as a duplicate."""
-    return uuid5(STAMPEDE_NS, f"event:{drop_id}:{seq}")
-
-
-def reservation_id_for(command_id: UUID) -> UUID:
-    return uuid5(STAMPEDE_NS, f"reservation:{command_id}")
-
-
-def purchase_id_for(reservation_id: UUID) -> UUID:
-    """One purchase per hold: the purchase id is a function of the hold it consumed."""
-    return uuid5(STAMPEDE_NS, f"purchase:{reservation_id}")

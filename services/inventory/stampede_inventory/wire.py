@@ -33,9 +33,9 @@ from stampede_contracts import (
     StockReserved,
 )
 from stampede_contracts.common import UtcDatetime
+from stampede_contracts.ids import event_id_text
 
 from .domain.decide import Numbered
-from .domain.ids import event_id_text
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
 _dt_cache: dict[datetime, str] = {}

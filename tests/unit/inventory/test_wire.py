@@ -1,6 +1,6 @@
-"""The writer's own serialisation (``wire``) and ids (``domain.ids``) are the contracts':
-the same bytes as pydantic's ``model_dump_json`` and the same uuid5 ids, for every shape
-a decision produces, for any username, reply address and timestamp."""
+"""The writer's own serialisation (``wire``) is the contracts': the same bytes as
+pydantic's ``model_dump_json``, for every shape a decision produces, for any username,
+reply address and timestamp."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from datetime import UTC, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stampede_contracts import (
-    STAMPEDE_NS,
     BuyNow,
     CancelHold,
     CommandEnvelope,
@@ -23,9 +22,9 @@ from stampede_contracts import (
     UpdateDrop,
     decode_event,
     decode_reply,
+    ids,
 )
 from stampede_inventory.adapters.store import outbox_of
-from stampede_inventory.domain import ids
 from stampede_inventory.wire import dt_json, envelopes_json, reply_json
 from stampede_inventory.writer import PartitionWriter
 
@@ -123,14 +122,3 @@ def test_reply_json_falls_back_to_pydantic_for_what_it_does_not_template():
     reply = batch.applied[0].reply.model_copy(update={"detail": "why"})
     assert reply_json(reply) == reply.model_dump_json()
     assert reply_json(batch.applied[0].reply) == batch.applied[0].reply.model_dump_json()
-
-
-@given(st.uuids(), st.integers(1, 2**40))
-def test_ids_are_the_contracts_uuid5(some, seq):
-    assert ids.event_id_for(some, seq) == uuid.uuid5(STAMPEDE_NS, f"event:{some}:{seq}")
-    assert ids.reservation_id_for(some) == uuid.uuid5(STAMPEDE_NS, f"reservation:{some}")
-    assert ids.purchase_id_for(some) == uuid.uuid5(STAMPEDE_NS, f"purchase:{some}")
-    assert ids.event_id_text(some, seq) == str(uuid.uuid5(STAMPEDE_NS, f"event:{some}:{seq}"))
-    made = ids.event_id_for(some, seq)
-    assert str(made) == str(uuid.uuid5(STAMPEDE_NS, f"event:{some}:{seq}"))
-    assert made.version == 5 and hash(made) == hash(uuid.UUID(str(made)))

@@ -45,8 +45,8 @@ from stampede_contracts import (
     StockReserved,
     UpdateDrop,
 )
+from stampede_contracts.ids import event_id_for, purchase_id_for, reservation_id_for
 
-from .ids import event_id_for, purchase_id_for, reservation_id_for
 from .state import DropState, Hold
 from .unchecked import maker, utc
 

@@ -1,10 +1,11 @@
-"""The contracts' deterministic ids (``uuid5`` in ``STAMPEDE_NS``), computed cheaper.
+"""Every deterministic id in Stampede: ``uuid5(STAMPEDE_NS, name)``, computed cheaper.
 
 ``uuid.uuid5`` hashes the namespace and the whole name each time and builds the UUID
 through its validating ``__init__``: about 4 us, and the writer derives up to four ids
-per decision. Here the SHA-1 of the namespace and the constant part of the name is
-computed once (per drop for event ids) and copied, and the UUID is made from its int.
-The results are the contracts' ids, bit for bit (tests/unit/inventory/test_ids.py).
+per decision, the gateway two per order. Here the SHA-1 of the namespace and the
+constant part of the name is computed once (per drop for event ids) and copied, and the
+UUID is made from its int. The results are ``uuid.uuid5``'s, bit for bit
+(tests/unit/contracts/test_ids.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID, SafeUUID
 
-from stampede_contracts import STAMPEDE_NS
-
+#: Namespace of every deterministic id in Stampede (uuid5 names below).
+STAMPEDE_NS = UUID("7d4b8a52-4c0e-4f59-9b3a-3c1f0c6a2e11")
 _NS = STAMPEDE_NS.bytes
 # RFC 4122 variant and version 5, as uuid.UUID(bytes=..., version=5) sets them
 _KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
@@ -35,15 +36,25 @@ def _uuid5(prefix: Any, suffix: bytes) -> UUID:
     return out
 
 
+_COMMAND = hashlib.sha1(_NS + b"command:", usedforsecurity=False)
 _RESERVATION = hashlib.sha1(_NS + b"reservation:", usedforsecurity=False)
 _PURCHASE = hashlib.sha1(_NS + b"purchase:", usedforsecurity=False)
 
 
+def command_id_for(user_id: UUID, idempotency_key: str) -> UUID:
+    """The command id of a request: the same (user, key) always gives the same id
+    (``command:{user_id}:{idempotency_key}``)."""
+    return _uuid5(_COMMAND, f"{user_id}:{idempotency_key}".encode())
+
+
 def reservation_id_for(command_id: UUID) -> UUID:
+    """The hold a reserve command makes (``reservation:{command_id}``)."""
     return _uuid5(_RESERVATION, str(command_id).encode())
 
 
 def purchase_id_for(reservation_id: UUID) -> UUID:
+    """One purchase per hold: the purchase id is a function of the hold it consumed
+    (``purchase:{reservation_id}``)."""
     return _uuid5(_PURCHASE, str(reservation_id).encode())
 
 
@@ -53,6 +64,8 @@ def _event_prefix(drop_id: UUID) -> Any:
 
 
 def event_id_for(drop_id: UUID, seq: int) -> UUID:
+    """Event ids are deterministic so a republished event is recognised as a duplicate
+    (``event:{drop_id}:{seq}``)."""
     return _uuid5(_event_prefix(drop_id), str(seq).encode())
 
 
