@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import httpx
 
-from ._procs import CpuSampler, children_cpu_s, machine_busy_s, own_cpu_s
+from ._procs import CpuSampler, children_cpu_s, host_pace_ms, machine_busy_s, own_cpu_s
 
 Mode = Literal["get", "reserve", "purchase"]
 
@@ -361,8 +361,10 @@ def measured(name: str, load: Load, sampler: CpuSampler | None = None, *,
     """:func:`run_wrk`, with the CPU seconds every party of ``sampler`` spent meanwhile
     (``extra["cpu_s"]``); with ``drain_idle``, the work the load left queued is waited
     for and charged too (``extra["drain_s"]``)."""
+    pace = host_pace_ms()
     before, busy, mine = sampler.sample() if sampler else {}, machine_busy_s(), own_cpu_s()
     result = run_wrk(name, load, wrk_bin=wrk_bin)
+    result.extra["pace_ms"] = pace
     if sampler is not None:
         if drain_idle is not None:
             result.extra["drain_s"] = sampler.drain(drain_idle)
@@ -379,7 +381,8 @@ def cpu_line(result: WrkResult) -> str:
     parts = [f"{name} {cpu / seconds:.2f}" for name, cpu in result.extra.get("cpu_s", {}).items()]
     others = result.extra.get("others_s", 0.0) / seconds
     return "  cpu (cores): " + ", ".join(
-        [*parts, f"wrk {result.wrk_cores:.2f}", f"not ours {others:.2f}"])
+        [*parts, f"wrk {result.wrk_cores:.2f}", f"not ours {others:.2f}"]) + (
+        f"; host pace {result.extra['pace_ms']:.0f} ms" if "pace_ms" in result.extra else "")
 
 
 # -- tools, the stack, drops ------------------------------------------------------------

@@ -191,6 +191,21 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def host_pace_ms(rounds: int = 3) -> float:
+    """Milliseconds one core takes for a fixed piece of pure Python (the best of
+    ``rounds``): this host's speed right now. It varies over a day by up to 1.7x with no
+    CPU stolen that /proc/stat shows, so figures of runs far apart compare only divided
+    by it (lower is faster)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
 def machine_busy_s() -> float:
     """Non-idle CPU seconds of the whole machine (every process, every core)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
