@@ -38,6 +38,18 @@ def buyer() -> dict[str, str]:
     return {"X-User-Id": str(uid), "X-User-Name": f"u{uid.hex[:10]}"}
 
 
+#: how long a pooled connection may sit idle before the client drops it: well under the
+#: gateway's keep-alive timeout (uvicorn's, 5 s). At 5 s (httpx's default) a request can
+#: go out on a connection the server is closing that instant: a ReadError, no answer.
+KEEPALIVE_EXPIRY_S = 1.0
+
+
+def gateway_client(base_url: str) -> httpx.AsyncClient:
+    """The client a steady load uses (its idle connections dropped before the server's)."""
+    return httpx.AsyncClient(base_url=base_url, timeout=30,
+                             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S))
+
+
 @dataclass
 class Load:
     api: httpx.AsyncClient

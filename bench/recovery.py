@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from ._load import code_version, exit_on_sigterm, start_stack
-from ._steady import Answer, Load
+from ._steady import Answer, Load, gateway_client
 
 SERVICES = ("inventory", "orders", "gateway")
 
@@ -104,7 +104,7 @@ def percentiles(times: list[float]) -> str:
 async def measure(stack: Any, args: argparse.Namespace) -> dict[str, list[tuple[float, Any]]]:
     rng = random.Random(args.seed)
     results: dict[str, list[tuple[float, Any]]] = {}
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as api:
+    async with gateway_client(stack.gateway_url) as api:
         r = await api.post("/api/auth/login", json={"username": "admin", "password": "admin"})
         boss = {"Authorization": f"Bearer {r.json()['access_token']}"}
         for service in args.services:

@@ -195,7 +195,7 @@ class ConsumerLoop(Generic[T]):
         consumer = AIOKafkaConsumer(**self.client_kwargs())
         self._consumer = consumer
         await consumer.start()
-        if self._waits.pacing == "client":
+        if self._waits.pacing != "broker":
             self.pauses.install(consumer)
         try:
             await self._subscribe(consumer)

@@ -132,7 +132,7 @@ class Gateway:
                 decode=decode_reply_json, handler=inventory, dead_letters=dead_letters,
                 client_id=f"gateway-{s.instance_id}", from_beginning=False,
                 select=inventory.mine, partitions=inventory.my_partitions,
-                fetch_waits=s.request_waits,
+                fetch_waits=s.reply_waits,
                 also=[Subscription(topics.events, decode_view_event,
                                    DropEventsHandler(edge.views), select=wanted)],
             ),

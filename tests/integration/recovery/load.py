@@ -13,9 +13,9 @@ import httpx
 from aiokafka.partitioner import DefaultPartitioner
 from stampede_contracts import Topics, encode_key
 
-from bench._steady import Answer, Load, buyer
+from bench._steady import Answer, Load, buyer, gateway_client
 
-__all__ = ["Answer", "Load", "buyer", "outcome", "owner_slot", "settle"]
+__all__ = ["Answer", "Load", "buyer", "gateway_client", "outcome", "owner_slot", "settle"]
 
 
 def owner_slot(drop_id: str, slots: int) -> int:

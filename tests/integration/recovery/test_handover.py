@@ -23,7 +23,7 @@ import pytest
 from stampede_devstack.process import ServiceProcess
 from stampede_devstack.stack import Stack
 
-from .load import Answer, Load, owner_slot, settle
+from .load import Answer, Load, gateway_client, owner_slot, settle
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ async def test_inventory_kill9_to_the_replacements_first_decision(supervised: St
     rng = random.Random(seed)
     slots = len(supervised.processes("inventory"))
     times: list[float] = []
-    async with httpx.AsyncClient(base_url=supervised.gateway_url, timeout=30) as api:
+    async with gateway_client(supervised.gateway_url) as api:
         boss = await admin(api)
         for _ in range(RUNS):
             drop_id = await new_drop(api, boss)
@@ -125,7 +125,7 @@ async def test_orders_kill9_to_the_replacements_first_decision(supervised: Stack
     rng = random.Random(seed)
     victim = supervised.services["orders"]
     times: list[float] = []
-    async with httpx.AsyncClient(base_url=supervised.gateway_url, timeout=30) as api:
+    async with gateway_client(supervised.gateway_url) as api:
         boss = await admin(api)
         for _ in range(RUNS):
             drop_id = await new_drop(api, boss)

@@ -31,7 +31,7 @@ import pytest
 from stampede_devstack.stack import Stack
 
 from .conftest import TEST_ENV
-from .load import Answer, Load, settle
+from .load import Answer, Load, gateway_client, settle
 from .test_handover import REPLY_TIMEOUT_S, STOCK, admin, new_drop, visible
 
 pytestmark = pytest.mark.integration
@@ -151,7 +151,7 @@ async def test_broker_kill9_the_system_decides_again_with_nothing_confirmed_lost
     seed = random.randrange(1 << 30)
     print(f"seed {seed}")
     assert own_infra.broker is not None
-    async with httpx.AsyncClient(base_url=own_infra.gateway_url, timeout=30) as api:
+    async with gateway_client(own_infra.gateway_url) as api:
         c = await crash(api, own_infra.broker.pid, BROKER_BUDGET_S, seed)
         c.report("broker")
         assert c.took <= BROKER_BUDGET_S, c.took
@@ -175,7 +175,7 @@ async def test_postgres_kill9_no_false_yes_and_recovery_without_an_operator(
     seed = random.randrange(1 << 30)
     print(f"seed {seed}")
     assert own_infra.postgres is not None
-    async with httpx.AsyncClient(base_url=own_infra.gateway_url, timeout=30) as api:
+    async with gateway_client(own_infra.gateway_url) as api:
         c = await crash(api, own_infra.postgres.pid, POSTGRES_BUDGET_S, seed)
         c.report("PostgreSQL")
         assert c.took <= POSTGRES_BUDGET_S, c.took

@@ -21,7 +21,7 @@ import pytest
 import websockets
 from stampede_devstack.stack import Stack
 
-from .load import buyer
+from .load import buyer, gateway_client
 from .test_handover import admin
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ async def test_notifier_kill9_clients_resume_by_seq_and_miss_nothing(supervised:
     kill_after = rng.randrange(STOCK // 4, STOCK // 2)  # sold before the kill
     notifier = supervised.processes("notifier")
     assert len(notifier) == 1, "one notifier process: the replacement takes its clients"
-    async with httpx.AsyncClient(base_url=supervised.gateway_url, timeout=30) as api:
+    async with gateway_client(supervised.gateway_url) as api:
         r = await api.post("/api/drops", headers=await admin(api), json={
             "name": "Notifier Crash", "price_cents": 100, "total_stock": STOCK,
             "per_user_limit": 1})

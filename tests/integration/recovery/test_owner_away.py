@@ -25,7 +25,7 @@ import pytest
 from stampede_devstack.stack import Stack
 
 from .conftest import GATE_MAX_IN_FLIGHT
-from .load import Answer, buyer, owner_slot, settle
+from .load import Answer, buyer, gateway_client, owner_slot, settle
 from .test_handover import REPLY_TIMEOUT_S, STOCK, admin, new_drop
 
 pytestmark = pytest.mark.integration
@@ -55,8 +55,7 @@ async def connected(base_url: str, n: int) -> AsyncIterator[list[httpx.AsyncClie
     """``n`` clients, one connection each, connected already: a burst sent through them
     arrives at once (one client's pool would send it over seconds)."""
     async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=base_url,
-                                                                     timeout=30))
+        clients = [await stack.enter_async_context(gateway_client(base_url))
                    for _ in range(n)]
         await asyncio.gather(*(c.get("/healthz") for c in clients))
         yield clients
@@ -75,7 +74,7 @@ async def test_the_gateway_stays_fast_and_truthful_while_an_owner_is_away(
         supervised: Stack) -> None:
     gates = GATE_MAX_IN_FLIGHT * len(supervised.processes("gateway"))  # per process
     burst = 3 * gates
-    async with httpx.AsyncClient(base_url=supervised.gateway_url, timeout=30) as api:
+    async with gateway_client(supervised.gateway_url) as api:
         boss = await admin(api)
         live = await new_drop(api, boss)
         r = await api.post("/api/drops", headers=boss, json={

@@ -152,6 +152,15 @@ def test_client_pacing_asks_the_broker_for_the_floor_and_pauses_the_wait_itself(
     assert (broker.broker_wait_ms(now=0.0), broker.pause_s(now=0.0)) == (100, 0.0)
 
 
+def test_idle_client_pacing_lets_the_broker_wait_while_busy_and_pauses_once_idle():
+    pacer = FetchPacer(FetchWaits(busy_ms=5, idle_ms=100, idle_after_s=1.0,
+                                  pacing="idle-client"))
+    assert (pacer.broker_wait_ms(now=0.0), pacer.pause_s(now=0.0)) == (1, 0.1)  # idle
+    pacer.expect(now=0.0)
+    assert (pacer.broker_wait_ms(now=0.5), pacer.pause_s(now=0.5)) == (5, 0.0)  # busy
+    assert (pacer.broker_wait_ms(now=1.5), pacer.pause_s(now=1.5)) == (1, 0.1)  # idle again
+
+
 class _Fetcher:
     """aiokafka's fetcher as FetchPauses sees it: one request answered at a time, saying
     whether it brought new data."""
