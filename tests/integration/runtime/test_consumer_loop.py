@@ -180,6 +180,21 @@ class Arrivals(BaseHandler[bytes | None]):
         self.came.set()
 
 
+async def _arrivals_at_the_end(infra, topic: TopicSpec, waits: FetchWaits
+                               ) -> tuple[Producer, Arrivals, ConsumerLoop[bytes | None]]:
+    """A started producer, and a loop (not yet running) from the log end of ``topic``
+    paced by ``waits``, whose handler keeps what arrives."""
+    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    arrivals = Arrivals()
+    loop: ConsumerLoop[bytes | None] = ConsumerLoop(
+        bootstrap_servers=infra.kafka_bootstrap_servers, topic=topic,
+        decode=lambda value: value, handler=arrivals, from_beginning=False,
+        fetch_waits=waits, dead_letters=KafkaDeadLetters(producer, topic, service="test"),
+    )
+    return producer, arrivals, loop
+
+
 async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, namespace):
     """tansu lists a partition's whole log on each poll of a fetch and cuts the listing
     off when the fetch's wait is used up (fetch_waits): with waits this short, a log of
@@ -197,15 +212,8 @@ async def test_a_loop_at_the_end_of_a_long_log_still_gets_new_messages(infra, na
             await producer.stop()
 
     await asyncio.gather(*(fill(300) for _ in range(20)))
-    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
-    await producer.start()
-    arrivals = Arrivals()
-    loop = ConsumerLoop(
-        bootstrap_servers=infra.kafka_bootstrap_servers, topic=topic,
-        decode=lambda value: value, handler=arrivals, from_beginning=False,
-        fetch_waits=FetchWaits(busy_ms=1, idle_ms=2, idle_after_s=1.0, max_floor_ms=1_000),
-        dead_letters=KafkaDeadLetters(producer, topic, service="test"),
-    )
+    producer, arrivals, loop = await _arrivals_at_the_end(
+        infra, topic, FetchWaits(busy_ms=1, idle_ms=2, idle_after_s=1.0, max_floor_ms=1_000))
     task = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(30):
@@ -254,15 +262,8 @@ async def test_an_idle_loop_paced_by_the_client_fetches_at_once_when_told_to_exp
     pause, so the message comes long before the pause would have ended."""
     topic = TopicSpec(name=f"{namespace}.paced", partitions=1, key="-", doc="test")
     await ensure_topics(infra.kafka_bootstrap_servers, [topic], config=SINGLE_BROKER)
-    producer = Producer(infra.kafka_bootstrap_servers, client_id="test")
-    await producer.start()
-    arrivals = Arrivals()
-    loop = ConsumerLoop(
-        bootstrap_servers=infra.kafka_bootstrap_servers, topic=topic,
-        decode=lambda value: value, handler=arrivals, from_beginning=False,
-        fetch_waits=FetchWaits(busy_ms=5, idle_ms=10_000, idle_after_s=0.1, pacing="client"),
-        dead_letters=KafkaDeadLetters(producer, topic, service="test"),
-    )
+    producer, arrivals, loop = await _arrivals_at_the_end(
+        infra, topic, FetchWaits(busy_ms=5, idle_ms=10_000, idle_after_s=0.1, pacing="client"))
     task = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(30):
