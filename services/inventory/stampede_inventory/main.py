@@ -81,8 +81,11 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
         tune_gc()
         pool = await open_pool(settings.database_url, settings.db_schema,
                                size=settings.db_pool_size)
+        # no linger: a publisher appends a whole outbox before the sender runs (aiokafka's
+        # send does not suspend while the buffer has room), so waiting adds nothing to a
+        # batch, only to each reply's way back (~1.4 ms at the embedded broker)
         producer = Producer(settings.kafka,
-                            client_id=f"inventory-{settings.instance_id}")
+                            client_id=f"inventory-{settings.instance_id}", linger_ms=0)
         tasks = TaskOwner()
         try:
             async with pool.connection() as conn:
