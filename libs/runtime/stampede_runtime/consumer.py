@@ -258,7 +258,7 @@ class ConsumerLoop(Generic[T]):
             session_timeout_ms=m.session_timeout_ms,
             heartbeat_interval_ms=m.heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
-            fetch_max_wait_ms=FetchPacer(self._waits).broker_wait_ms(0.0),
+            fetch_max_wait_ms=self._pacer.broker_wait_ms(time.monotonic()),
             metadata_max_age_ms=5_000,
         )
 

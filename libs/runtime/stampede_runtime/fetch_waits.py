@@ -80,27 +80,33 @@ class FetchPacer:
         self._busy_until = now + self.waits.idle_after_s
 
     def wait_ms(self, now: float) -> int:
-        if self.floor_ms and now - self._floor_since >= self.waits.floor_decay_s:
-            self.floor_ms = self.floor_ms // 2 if self.floor_ms // 2 > self.waits.busy_ms else 0
-            self._floor_since = now
-        busy = now < self._busy_until
-        return max(self.waits.busy_ms if busy else self.waits.idle_ms, self.floor_ms)
-
-    def _client_paced(self, now: float) -> bool:
-        pacing = self.waits.pacing
-        return pacing == "client" or (pacing == "idle-client" and now >= self._busy_until)
+        """The paced wait: busy or idle, never below the floor."""
+        self._decay(now)
+        return max(self._paced_ms(now), self.floor_ms)
 
     def broker_wait_ms(self, now: float) -> int:
         """What a fetch request asks the broker to wait (its ``max_wait_ms``)."""
         if self._client_paced(now):
+            self._decay(now)
             return max(MIN_BROKER_WAIT_MS, self.floor_ms)
         return self.wait_ms(now)
 
     def pause_s(self, now: float) -> float:
         """How long the fetcher pauses after an answer with no new data (client pacing)."""
-        if not self._client_paced(now):
-            return 0.0
-        return (self.waits.busy_ms if now < self._busy_until else self.waits.idle_ms) / 1000
+        return self._paced_ms(now) / 1000 if self._client_paced(now) else 0.0
+
+    def _paced_ms(self, now: float) -> int:
+        return self.waits.busy_ms if now < self._busy_until else self.waits.idle_ms
+
+    def _client_paced(self, now: float) -> bool:
+        pacing = self.waits.pacing
+        return pacing == "client" or (pacing == "idle-client" and now >= self._busy_until)
+
+    def _decay(self, now: float) -> None:
+        """The floor halves after each ``floor_decay_s`` without a starved answer."""
+        if self.floor_ms and now - self._floor_since >= self.waits.floor_decay_s:
+            self.floor_ms = self.floor_ms // 2 if self.floor_ms // 2 > self.waits.busy_ms else 0
+            self._floor_since = now
 
     def starved(self, now: float) -> int | None:
         """Fetches came back with nothing for a partition whose log end was beyond the
@@ -206,8 +212,10 @@ class FetchPauses:
         return self._pausing is not None and self._long
 
     def wake(self) -> None:
-        if self._pausing is not None and self._long:
-            _settle(self._pausing)
+        """End an idle pause (one longer than ``short_s``); a busy one runs its course."""
+        pausing = self._pausing
+        if pausing is not None and self._long:
+            _settle(pausing)
 
 
 def _settle(waiter: asyncio.Future[None]) -> None:

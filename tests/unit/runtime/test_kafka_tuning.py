@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -204,11 +205,11 @@ async def test_wake_ends_an_idle_pause_but_not_a_busy_one():
     async with asyncio.timeout(5):  # a 30 s pause, ended at once
         assert await idle is False
     pause[0] = 0.2
+    started = time.monotonic()
     busy = asyncio.create_task(consumer._fetcher._proc_fetch_request(None, 0, None))
     while pauses.pauses < 2:
         await asyncio.sleep(0)
     pauses.wake()
-    await asyncio.sleep(0.05)
-    assert not busy.done()  # a busy pause runs its course
     async with asyncio.timeout(5):
         await busy
+    assert time.monotonic() - started >= 0.2  # a busy pause runs its course
