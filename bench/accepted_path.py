@@ -53,21 +53,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from ._load import (
-    LEGEND,
-    Load,
-    WrkResult,
-    admin_client,
-    code_version,
-    cpu_line,
-    ensure_tool,
-    exit_on_sigterm,
-    fmt_ms,
-    measured,
-    new_drop,
-    others_cores,
-    start_stack,
-)
+from ._load import LEGEND, Load, WrkResult, cpu_line, fmt_ms, measured, others_cores
 from ._procs import (
     CpuSampler,
     by_package,
@@ -75,6 +61,14 @@ from ._procs import (
     py_spy,
     stack_parties,
     top_self_frames,
+)
+from ._stack import (
+    admin_client,
+    code_version,
+    ensure_tool,
+    exit_on_sigterm,
+    new_drop,
+    start_stack,
 )
 from .baselines import baseline, or_skipped
 

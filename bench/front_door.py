@@ -69,24 +69,18 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ._load import (
-    LEGEND,
-    RESULT_HEADER,
-    Load,
-    WrkResult,
+from ._load import LEGEND, RESULT_HEADER, Load, WrkResult, cpu_line, measured, result_row
+from ._otlp import OtlpReceiver
+from ._procs import CpuSampler, own_children, stack_parties
+from ._stack import (
     admin_client,
     code_version,
-    cpu_line,
     ensure_tool,
     exit_on_sigterm,
-    measured,
     new_drop,
-    result_row,
     start_stack,
     taken,
 )
-from ._otlp import OtlpReceiver
-from ._procs import CpuSampler, own_children, stack_parties
 from .baselines import BASELINES, baseline, or_skipped, service
 
 PHASES = ("ceiling", "stampede1", "stampede2", "redis", "pg")

@@ -3,7 +3,7 @@
 ``flock /tmp/stampede-bench.lock .venv/bin/python -m bench.inventory_stages
 [--requests 300] [--connections 64] [--seconds 8]``
 
-The system as ``make up`` starts it (``bench._load.start_stack``), one drop with stock for
+The system as ``make up`` starts it (``bench._stack.start_stack``), one drop with stock for
 everyone. Two phases, each followed by the inventory's own metrics over it (means from
 its ``/metrics``): ``stampede_inventory_batch_size`` (commands per batch),
 ``stampede_inventory_commit_seconds`` (deciding a batch and its durable transaction),
@@ -30,14 +30,13 @@ from urllib.parse import urlparse
 
 import httpx
 
-from ._load import (
-    Load,
+from ._load import Load, run_wrk
+from ._stack import (
     admin_client,
     code_version,
     ensure_tool,
     exit_on_sigterm,
     new_drop,
-    run_wrk,
     start_stack,
 )
 

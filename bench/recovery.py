@@ -7,7 +7,7 @@ bounds).
 [--services inventory,orders] [--seed N]`` (``--services inventory,orders,gateway`` adds
 the gateway: its replacement starts cold, so each of its kills takes half a minute)
 
-The system runs as ``make up`` runs it (``bench._load.start_stack``: the embedded broker
+The system runs as ``make up`` runs it (``bench._stack.start_stack``: the embedded broker
 and a durable PostgreSQL, ``--gateway-workers`` (2) gateway processes on one port, one
 inventory, orders, a notifier) and is supervised as ``make up`` supervises it
 (``Stack.supervising``: dead processes looked for every 0.2 s, the inventory and orders
@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from ._load import code_version, exit_on_sigterm, start_stack
+from ._stack import code_version, exit_on_sigterm, start_stack
 from ._steady import Answer, Load, gateway_client
 
 SERVICES = ("inventory", "orders", "gateway")

@@ -27,7 +27,7 @@ from pathlib import Path
 from stampede_devstack.ports import free_port, wait_for_port
 from stampede_devstack.process import stop_process
 
-from .._load import ensure_tool, wait_http
+from .._stack import ensure_tool, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 
