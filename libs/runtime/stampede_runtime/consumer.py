@@ -43,6 +43,8 @@ How long a fetch may wait is paced (``fetch_waits``): short while messages flow 
 expected (``expect()``), long once nothing came for a while, and never below a floor
 that fetches answered empty behind the log end raised (``StarvedFetches``); at the broker
 (Apache Kafka), or, for the embedded broker, mostly in the client (``FetchPauses``).
+Every fetch answer is counted, with new data or without
+(``stampede_fetch_answers_total``): the fetches a hold costs the broker.
 
 How a group loop shares its partitions with the other processes of its service is its
 ``Membership`` (``membership``): a dynamic group, static membership or fixed slots.
@@ -153,8 +155,11 @@ class ConsumerLoop(Generic[T]):
         self._grouped = group_id is not None and self._membership.mode != "slots"
         self._waits = fetch_waits
         self._pacer = FetchPacer(fetch_waits)
+        answers = (metrics.fetch_answers.labels(topic.name, "no"),
+                   metrics.fetch_answers.labels(topic.name, "yes"))
         self.pauses = FetchPauses(lambda: self._pacer.pause_s(time.monotonic()),
-                                  short_s=fetch_waits.busy_ms / 1000)
+                                  short_s=fetch_waits.busy_ms / 1000,
+                                  counted=lambda new: answers[new].inc())
         self._floor_shown = 0  # the floor the metric shows
         self._starving = StarvedFetches()
         self._concurrent = concurrent_partitions
@@ -195,8 +200,7 @@ class ConsumerLoop(Generic[T]):
         consumer = AIOKafkaConsumer(**self.client_kwargs())
         self._consumer = consumer
         await consumer.start()
-        if self._waits.pacing != "broker":
-            self.pauses.install(consumer)
+        self.pauses.install(consumer)  # counts answers; pauses only if client-paced
         try:
             await self._subscribe(consumer)
             self.started.set()

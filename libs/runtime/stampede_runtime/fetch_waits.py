@@ -171,9 +171,11 @@ class FetchPauses:
     test), so the pause is added there, on this consumer's fetcher only. ``wake()`` ends a
     pause longer than ``short_s`` (an idle one): messages are expected now."""
 
-    def __init__(self, pause_s: Callable[[], float], short_s: float) -> None:
+    def __init__(self, pause_s: Callable[[], float], short_s: float,
+                 counted: Callable[[bool], None] | None = None) -> None:
         self._pause_s = pause_s
         self._short_s = short_s
+        self._counted = counted  # told of each answer: with new data or not
         self._pausing: asyncio.Future[None] | None = None
         self._long = False
         self.pauses = 0  # how many pauses were taken (seen by tests and benches)
@@ -184,6 +186,8 @@ class FetchPauses:
 
         async def paced(*args: Any) -> bool:
             new = await fetch(*args)
+            if self._counted is not None:
+                self._counted(new)
             if not new:
                 await self._pause()
             return new

@@ -35,6 +35,11 @@ fetch_wait_floor_ms = Gauge(
     " behind the log end (fetch_waits.FetchPacer)",
     ["topic"],
 )
+fetch_answers = Counter(
+    "stampede_fetch_answers_total",
+    "Fetch answers a consumer loop's fetcher received, with new data or without",
+    ["topic", "data"],
+)
 batch_seconds = Histogram(
     "stampede_batch_seconds",
     "Time to handle one partition batch",

@@ -181,11 +181,13 @@ class _FetchingConsumer:
 
 async def test_the_fetcher_pauses_only_after_an_answer_without_new_data():
     consumer = _FetchingConsumer([True, False, True])
-    pauses = FetchPauses(lambda: 0.001, short_s=0.005)
+    counted: list[bool] = []
+    pauses = FetchPauses(lambda: 0.001, short_s=0.005, counted=counted.append)
     pauses.install(consumer)
     fetch = consumer._fetcher._proc_fetch_request
     assert [await fetch(None, 0, None) for _ in range(3)] == [True, False, True]
     assert pauses.pauses == 1
+    assert counted == [True, False, True]  # every answer is counted, paused or not
     # aiokafka's fetch routine calls it through the instance, once per request
     from aiokafka.consumer import fetcher
 
