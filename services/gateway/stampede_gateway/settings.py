@@ -33,9 +33,12 @@ class GatewaySettings(DatabaseSettings):
 
     # request-reply with the inventory
     reply_timeout_s: float = Field(default=2.0, gt=0, le=60)
-    #: commands sent within this many ms go to the broker in one request (the embedded
-    #: broker's cost is per request: one a command would cost more than the rest)
-    command_linger_ms: int = Field(default=4, ge=0, le=100)
+    #: how long a command waits for others to share its produce request. 0: none, and
+    #: still one request per burst: aiokafka keeps one produce request in flight per
+    #: broker, and what is sent meanwhile goes in the next one (batches grow with the
+    #: load, an idle gateway adds no delay). Issue 14, alternated runs, 0 against 4:
+    #: 1 client p50 22-26 against 27-30 ms; 64 connections 703-986 against 659-767 holds/s
+    command_linger_ms: int = Field(default=0, ge=0, le=100)
     admin_reply_timeout_s: float = Field(default=10.0, gt=0, le=120)
     idempotency_ttl_hours: float = Field(default=25.0, ge=24, le=24 * 30)
 
