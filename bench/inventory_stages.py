@@ -8,7 +8,9 @@ everyone. Two phases, each followed by the inventory's own metrics over it (mean
 its ``/metrics``): ``stampede_inventory_batch_size`` (commands per batch),
 ``stampede_inventory_commit_seconds`` (deciding a batch and its durable transaction),
 ``stampede_inventory_publish_seconds`` (its events and replies to the broker) and
-``stampede_batch_seconds`` (the consumer loop's handling of a batch):
+``stampede_batch_seconds`` (the consumer loop's handling of a batch), and its fetch answers
+a second, with new data and without (``stampede_fetch_answers_total``: an empty one costs
+the embedded broker its whole wait):
 
 - ``c=1``: ``--requests`` reserves one after another from one client (a new buyer and
   ``Idempotency-Key`` each), the client's p50;
@@ -41,6 +43,7 @@ from ._stack import (
 )
 
 SAMPLE = re.compile(r"^(stampede_\w+?)_(sum|count)(\{[^}]*\})? ([0-9.e+-]+)$")
+ANSWERS = re.compile(r'^stampede_fetch_answers_total\{data="(\w+)",topic="[^"]*"\} ([0-9.e+-]+)$')
 
 
 def scrape(url: str) -> dict[tuple[str, str], float]:
@@ -50,12 +53,18 @@ def scrape(url: str) -> dict[tuple[str, str], float]:
         m = SAMPLE.match(line)
         if m and "http_request" not in m.group(1):
             out[(m.group(1) + (m.group(3) or ""), m.group(2))] = float(m.group(4))
+        elif a := ANSWERS.match(line):
+            out[(f"fetch answers, data: {a.group(1)}", "total")] = float(a.group(2))
     return out
 
 
 def print_means(label: str, before: dict[tuple[str, str], float],
-                after: dict[tuple[str, str], float]) -> None:
+                after: dict[tuple[str, str], float], seconds: float) -> None:
     for (series, kind), total in sorted(after.items()):
+        if kind == "total":
+            per_s = (total - before.get((series, kind), 0)) / seconds
+            print(f"  {label:<6} {series:<40} {per_s:8.1f} /s")
+            continue
         count = after.get((series, "count"), 0) - before.get((series, "count"), 0)
         if kind != "sum" or count <= 0:
             continue
@@ -99,10 +108,12 @@ def main() -> None:
             with admin_client(base) as admin:
                 drop_id = new_drop(admin, 1_000_000)
             before = scrape(inventory)
+            started = time.monotonic()
             p50 = sequential(base, drop_id, args.requests)
             time.sleep(1)  # the last publish is counted
             print(f"c=1: {args.requests} reserves one after another, p50 {p50:.1f} ms")
-            print_means("c=1", before, after := scrape(inventory))
+            print_means("c=1", before, after := scrape(inventory), time.monotonic() - started)
+            started = time.monotonic()
             port = urlparse(base).port
             assert port is not None
             result = run_wrk(f"c={args.connections}", Load(
@@ -112,7 +123,8 @@ def main() -> None:
             lat = result.latency_ms
             print(f"c={args.connections}: {result.count('reserve 201') / result.seconds:,.0f} "
                   f"holds/s, p50 {lat['50']:.1f} ms, p99 {lat['99']:.1f} ms")
-            print_means(f"c={args.connections}", after, scrape(inventory))
+            print_means(f"c={args.connections}", after, scrape(inventory),
+                        time.monotonic() - started)
         finally:
             stack.stop()
 
