@@ -215,3 +215,14 @@ async def test_wake_ends_an_idle_pause_but_not_a_busy_one():
     async with asyncio.timeout(5):
         await busy
     assert time.monotonic() - started >= 0.2  # a busy pause runs its course
+
+
+def test_aiokafka_keeps_one_produce_request_in_flight_per_broker():
+    """Why the gateway's commands need no linger (``COMMAND_LINGER_MS`` 0): the sender
+    drains ready batches only for brokers with no request in flight, so what is sent
+    while one is in flight waits and goes in the next request, all of it."""
+    from aiokafka.producer import sender
+
+    source = inspect.getsource(sender.Sender._sender_routine)
+    assert "ignore_nodes=self._in_flight" in source
+    assert "self._in_flight.add(node_id)" in source
