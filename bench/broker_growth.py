@@ -13,7 +13,7 @@ prints:
 - ``raw 5 ms``: how long a plain aiokafka consumer at the log end with a 5 ms fetch wait
   (the request path's busy wait, without the runtime's floor) takes to get a record
   produced now, or "starved" if not within ``--patience`` seconds;
-- ``loop``: the same through the runtime's ``ConsumerLoop`` with the default waits, busy
+- ``loop``: the same through the runtime's ``ConsumerLoop`` with a gateway's waits, busy
   (it expects the record, as a gateway expects a reply), whose floor rises when the
   broker answers empty behind the log end (``fetch_waits``), and the floor it ended at.
 """
@@ -37,6 +37,7 @@ from stampede_devstack.ports import free_port
 from stampede_runtime.admin import ensure_topics
 from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.fetch_waits import FetchWaits
 from stampede_runtime.handlers import BaseHandler, Delivered
 from stampede_runtime.kafka_config import SINGLE_BROKER
 from stampede_runtime.producer import Producer
@@ -67,17 +68,19 @@ async def fill(bootstrap: str, topic: str, batches: int, producers: int = 20) ->
 
 
 @asynccontextmanager
-async def at_log_end(bootstrap: str, topic: str, wait_ms: int
+async def at_log_end(bootstrap: str, topic: str, wait_ms: int, partitions: int = 1
                      ) -> AsyncIterator[tuple[AIOKafkaConsumer, TopicPartition, int]]:
-    """A plain aiokafka consumer of partition 0 at its log end (and that end)."""
+    """A plain aiokafka consumer of the topic's first ``partitions`` at their log ends
+    (and partition 0 with its end)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=wait_ms,
                                 enable_auto_commit=False)
     await consumer.start()
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
     try:
-        await consumer.seek_to_end(tp)
-        yield consumer, tp, await consumer.position(tp)
+        await consumer.seek_to_end(*tps)
+        ends = [await consumer.position(tp) for tp in tps]
+        yield consumer, tps[0], ends[0]
     finally:
         await consumer.stop()
 
@@ -121,10 +124,13 @@ class _First(BaseHandler[bytes | None]):
 
 async def loop_delivery(bootstrap: str, topic: TopicSpec, producer: Producer, patience: float
                         ) -> tuple[float | None, int]:
-    """The same through a ConsumerLoop with the default waits; and its floor after."""
+    """The same through a ConsumerLoop paced as a gateway's replies under ``make up``
+    (``reply_waits``: the broker waits while busy, the client once idle); and its floor
+    after."""
     handler = _First()
     loop = ConsumerLoop(bootstrap_servers=bootstrap, topic=topic, decode=lambda v: v,
                         handler=handler, from_beginning=False,
+                        fetch_waits=FetchWaits(pacing="idle-client"),
                         dead_letters=KafkaDeadLetters(producer, topic, service="bench"))
     task = asyncio.create_task(loop.run())
     try:

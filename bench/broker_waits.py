@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from stampede_contracts import TopicSpec
 from stampede_devstack.broker import EmbeddedBroker
 from stampede_devstack.ports import free_port
@@ -36,22 +36,9 @@ from stampede_runtime.admin import ensure_topics
 from stampede_runtime.fetch_waits import MIN_BROKER_WAIT_MS, FetchPauses
 from stampede_runtime.kafka_config import SINGLE_BROKER
 
-from .broker_growth import broker_cpu_s
+from .broker_growth import at_log_end, broker_cpu_s
 
 WAITS_MS = (0, 1, 5, 20, 100)
-
-
-async def _consumer(bootstrap: str, topic: str, partitions: int, wait_ms: int
-                    ) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=wait_ms,
-                                enable_auto_commit=False)
-    await consumer.start()
-    tps = [TopicPartition(topic, p) for p in range(partitions)]
-    consumer.assign(tps)
-    await consumer.seek_to_end(*tps)
-    for tp in tps:
-        await consumer.position(tp)
-    return consumer
 
 
 def _count_requests(consumer: AIOKafkaConsumer) -> list[int]:
@@ -71,8 +58,7 @@ def _count_requests(consumer: AIOKafkaConsumer) -> list[int]:
 async def fetch_costs(bootstrap: str, topic: str, partitions: int, pid: int,
                       producer: AIOKafkaProducer, seconds: float) -> None:
     for wait_ms in WAITS_MS:
-        consumer = await _consumer(bootstrap, topic, partitions, wait_ms)
-        try:
+        async with at_log_end(bootstrap, topic, wait_ms, partitions) as (consumer, _, _):
             sent = _count_requests(consumer)
             cpu0, started = broker_cpu_s(pid), time.monotonic()
             while time.monotonic() - started < seconds:
@@ -82,8 +68,6 @@ async def fetch_costs(bootstrap: str, topic: str, partitions: int, pid: int,
             await producer.send_and_wait(topic, b"new", partition=0)
             got = await consumer.getmany(timeout_ms=2_000)
             delivered = "yes" if sum(map(len, got.values())) else "no (nothing listed)"
-        finally:
-            await consumer.stop()
         print(f"{partitions:>10} {wait_ms:>8} {fetches / elapsed:>10.0f} "
               f"{1000 * cpu / fetches:>18.3f} {cpu / elapsed:>13.3f}  {delivered}", flush=True)
 
@@ -93,11 +77,10 @@ async def paced(bootstrap: str, topic: str, pid: int, producer: AIOKafkaProducer
                 ) -> tuple[float, float, float]:
     """(broker cores, consumer cores, median delivery ms) of a consumer paced so."""
     broker_wait = wait_ms if pacing == "broker" else MIN_BROKER_WAIT_MS
-    consumer = await _consumer(bootstrap, topic, 1, broker_wait)
-    if pacing == "client":
-        FetchPauses(lambda: wait_ms / 1000, short_s=wait_ms / 1000).install(consumer)
     delays = []
-    try:
+    async with at_log_end(bootstrap, topic, broker_wait) as (consumer, _, _):
+        if pacing == "client":
+            FetchPauses(lambda: wait_ms / 1000, short_s=wait_ms / 1000).install(consumer)
         cpu0, own0, started = broker_cpu_s(pid), time.process_time(), time.monotonic()
         for _ in range(deliveries):
             await asyncio.sleep(rng.uniform(0.02, 0.12))  # a random moment in the cycle
@@ -110,8 +93,6 @@ async def paced(bootstrap: str, topic: str, pid: int, producer: AIOKafkaProducer
         elapsed = time.monotonic() - started
         broker = (broker_cpu_s(pid) - cpu0) / elapsed
         own = (time.process_time() - own0) / elapsed
-    finally:
-        await consumer.stop()
     return broker, own, statistics.median(delays)
 
 
