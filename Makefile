@@ -68,6 +68,7 @@ promtool:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(foreach p,contracts runtime devstack gateway inventory orders notifier,-p stampede_$(p))
+	$(VENV)/bin/mypy bench
 
 bench: install
 	$(PY) -m bench

@@ -52,10 +52,10 @@ from stampede_contracts import (
 )
 from stampede_inventory.adapters.schema import migrate
 from stampede_inventory.adapters.store import InventoryStore, outbox_of
-from stampede_inventory.domain import decide
-from stampede_inventory.main import tune_gc
+from stampede_inventory.domain import DropState, decide
 from stampede_inventory.writer import PartitionWriter
 from stampede_runtime.db import open_pool, plain_url
+from stampede_runtime.gc_tuning import tune_gc
 
 NOW = datetime.now(UTC)
 
@@ -107,7 +107,8 @@ def _batches(commands: list[CommandEnvelope], size: int) -> Iterator[list[Comman
 def decide_only(mix, commands: int) -> float:
     """The pure core: ``decide`` on each command in turn (events included, no replies)."""
     drops, cmds = mix(commands)
-    states = {d.drop_id: s for d, s in zip(drops, _writer(drops).drops.values(), strict=True)}
+    states: dict[uuid.UUID, DropState | None] = {
+        d.drop_id: s for d, s in zip(drops, _writer(drops).drops.values(), strict=True)}
     started = time.perf_counter()
     for e in cmds:
         states[e.drop_id] = decide(states[e.drop_id], e.command, NOW, e.command_id).state
@@ -219,7 +220,8 @@ def in_processes(url: str, commands: int, batch: int, processes: int, partitions
     done = [results.get(timeout=300) for _ in workers]
     for w in workers:
         w.join()
-    return sum(n for *_, n in done) / (max(e for _, e, _ in done) - min(s for s, _, _ in done))
+    return float(sum(n for *_, n in done)
+                 / (max(e for _, e, _ in done) - min(s for s, _, _ in done)))
 
 
 def _best(runs: list[float]) -> str:

@@ -63,7 +63,7 @@ def _writer(clients: int, rounds: int, interval: float, procs: int, result: Any)
         for n, ev in zip(shares, ready, strict=True)]
     for reader in readers:
         reader.start()
-    conns = []
+    conns: list[socket.socket] = []
     while len(conns) < clients:
         conn, _ = server.accept()
         conn.setblocking(False)

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
 MODES = {"off": None, "on": 1.0, "sampled": 0.01}  # mode: the share of traces recorded
@@ -68,7 +69,7 @@ def one_round(mode: str, requests: int, endpoint: str) -> dict[str, Any]:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 statuses[message["status"]] = statuses.get(message["status"], 0) + 1
 
