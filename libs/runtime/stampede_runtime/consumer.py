@@ -1,7 +1,7 @@
 """The one consumer loop. Every service's consumer is this loop plus a handler.
 
-The loop fetches, decodes (a malformed message is dead-lettered, never passed on),
-hands each partition's batch to the handler, and only then records progress:
+The loop fetches, hands each partition's batch to the handler (``delivery``: decoded; a
+malformed message is dead-lettered, never passed on), and only then records progress:
 the handler may store its position in its own database (the inventory and
 orders do, in the same transaction as their state) and the loop also commits it
 to Kafka for visibility. Two modes:
@@ -23,17 +23,12 @@ error and no data, so the loop compares positions with the fetch's high
 watermark when a partition is idle, logs, counts, and lets the handler decide
 where to go (by default: the start of the new log).
 
-Traces: a loop given a ``span_name`` (the inventory's ``inventory decide``, orders'
-``orders project``, the notifier's ``notifier push``) starts, when tracing is on, one
-consumer span per message that carries a trace context (its Kafka headers, else its
-envelope's ``trace``), covering the handling of its batch; the handler finds the span's
-W3C fields in ``Delivered.trace`` (to pass them on) and the first span is current while it
-runs. With ``ACCESS_LOG`` on, such a loop writes one access line per message handled,
-naming its trace. Tracing off: one flag read per batch.
-
-``select`` (optional) looks at each record before it is decoded: a record it refuses is
-skipped (its offset still counts as done), so a reader that wants a few messages of a
-busy topic (a gateway's own replies, keyed by its instance id) decodes only those.
+What becomes of one partition's fetched records is ``delivery``'s: ``select`` (optional)
+looks at each record before it is decoded (a gateway decodes only its own replies), a
+malformed message is dead-lettered, the handler's failures are retried and a poison
+message isolated, and with a ``span_name`` (the inventory's ``inventory decide``, orders'
+``orders project``, the notifier's ``notifier push``) each traced message gets a consumer
+span.
 
 A broadcast loop may read more topics in the same fetches (``also``: each a
 ``Subscription`` with its own decoder, handler and start): one fetch request instead of
@@ -63,18 +58,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from stampede_contracts import MalformedMessage, TopicSpec
+from stampede_contracts import TopicSpec
 
-from . import logs, metrics, tracing
+from . import metrics
 from .dead_letters import DeadLetterSink
-from .errors import RetryPolicy, is_transient
+from .delivery import Delivery, Subscription
+from .errors import RetryPolicy
 from .fetch_waits import FetchPacer, FetchPauses, FetchWaits, StarvedFetches, set_fetch_wait
-from .handlers import Delivered, PartitionHandler
+from .handlers import PartitionHandler
 from .kafka_config import KafkaConnection
 from .membership import Membership
 
@@ -82,19 +77,6 @@ log = logging.getLogger(__name__)
 DEFAULT_POLICY = RetryPolicy()
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription(Generic[T]):
-    """One topic a loop reads, and what it does with it."""
-
-    topic: TopicSpec
-    decode: Callable[[bytes | None], T]
-    handler: PartitionHandler[T]
-    select: Callable[[ConsumerRecord], bool] | None = None
-    from_beginning: bool = True
-    #: which of the topic's partitions a loop outside a group reads (None: all of them)
-    partitions: Callable[[list[int]], list[int]] | None = None
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -143,12 +125,10 @@ class ConsumerLoop(Generic[T]):
             for sub in (Subscription(topic, decode, handler, select, from_beginning,
                                      partitions), *also)
         }
-        self._dead_letters = dead_letters
-        self._span_name = span_name
+        self._delivery = Delivery(dead_letters, policy, span_name, group_id or "-")
         self._group_id = group_id
         self._client_id = client_id
         self._max_records = max_records
-        self._policy = policy
         self._membership = membership or Membership(
             session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=heartbeat_interval_ms)
         # a group shared by the broker's coordinator (not slots, not broadcast)
@@ -361,42 +341,7 @@ class ConsumerLoop(Generic[T]):
     async def _process(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
-        sub = self._subs[tp.topic]
-        batch: list[Delivered[Any]] = []
-        select, decode = sub.select, sub.decode
-        traced = tracing.enabled and self._span_name is not None
-        spans: list[Any] = []
-        for record in records:
-            if select is not None and not select(record):
-                continue
-            try:
-                message = decode(record.value)
-            except MalformedMessage as exc:
-                await self._dead_letter(record, f"malformed: {exc}")
-                continue
-            fields = None
-            if traced:
-                fields = self._start_span(record, message, spans)
-            batch.append(
-                Delivered(
-                    record.partition, record.offset, record.key, record.timestamp, message,
-                    record.value, fields,
-                )
-            )
-        if batch:
-            started = time.perf_counter()
-            try:
-                with tracing.current(spans[0] if spans else None):
-                    await self._apply(sub, tp.partition, batch)
-            finally:
-                for span in spans:
-                    span.end()
-            if self._span_name is not None and logs.access_on():
-                self._access_lines(tp.topic, batch)
-            metrics.batch_seconds.labels(topic=tp.topic).observe(time.perf_counter() - started)
-            metrics.messages_consumed.labels(
-                topic=tp.topic, group=self._group_id or "-"
-            ).inc(len(batch))
+        await self._delivery.deliver(self._subs[tp.topic], tp.partition, records)
         next_offset = records[-1].offset + 1
         if self._grouped:
             try:
@@ -408,29 +353,6 @@ class ConsumerLoop(Generic[T]):
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(0, high - next_offset)
             )
-
-    def _start_span(self, record: ConsumerRecord, message: Any, spans: list[Any]
-                    ) -> dict[str, str] | None:
-        """The consumer span of a traced message (its context: headers, else envelope)."""
-        parent = tracing.context_of(record.headers, getattr(message, "trace", None))
-        if parent is None:
-            return None
-        assert self._span_name is not None
-        span = tracing.start_span(self._span_name, parent, attributes={
-            "messaging.system": "kafka", "messaging.operation.type": "process",
-            "messaging.destination.name": record.topic,
-            "messaging.destination.partition.id": str(record.partition),
-            "messaging.kafka.offset": record.offset})
-        spans.append(span)
-        return tracing.carrier_of(span)
-
-    def _access_lines(self, topic: str, batch: list[Delivered[Any]]) -> None:
-        for one in batch:
-            fields = one.trace or getattr(one.message, "trace", None) or {}
-            parent = fields.get("traceparent", "")
-            logs.access.info("handled %s[%d]@%d", topic, one.partition, one.offset, extra={
-                "fields": {"topic": topic, "partition": one.partition, "offset": one.offset,
-                           "trace_id": parent[3:35] if len(parent) >= 35 else ""}})
 
     async def _process_concurrently(
         self, consumer: AIOKafkaConsumer, work: list[tuple[TopicPartition, list[ConsumerRecord]]]
@@ -447,43 +369,6 @@ class ConsumerLoop(Generic[T]):
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-
-    async def _apply(self, sub: Subscription[Any], partition: int,
-                     batch: list[Delivered[Any]]) -> None:
-        name = sub.topic.name
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await sub.handler.handle(partition, batch)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                metrics.handler_failures.labels(topic=name).inc()
-                transient = is_transient(exc)
-                log.warning(
-                    "%s[%d]: handler failed (attempt %d, %s): %r", name, partition,
-                    attempt, "transient" if transient else "error", exc,
-                )
-                if not transient and attempt >= self._policy.max_attempts:
-                    break
-                await asyncio.sleep(self._policy.backoff(attempt))
-        if len(batch) > 1:
-            for one in batch:  # isolate the poison message(s)
-                await self._apply(sub, partition, [one])
-            return
-        one = batch[0]
-        await self._dead_letters.send(
-            topic=name, partition=partition, offset=one.offset, key=one.key,
-            value=one.raw, reason=f"handler: failed {self._policy.max_attempts} times",
-        )
-
-    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        await self._dead_letters.send(
-            topic=record.topic, partition=record.partition, offset=record.offset,
-            key=record.key, value=record.value, reason=reason,
-        )
 
     async def _check_idle(self, consumer: AIOKafkaConsumer, busy: set[TopicPartition]) -> None:
         now = time.monotonic()

@@ -15,9 +15,10 @@ from datetime import timedelta
 from psycopg_pool import AsyncConnectionPool
 from stampede_contracts import utcnow
 from stampede_runtime.admin import ensure_topics
-from stampede_runtime.consumer import ConsumerLoop, Subscription
+from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.db import open_pool, ping
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.delivery import Subscription
 from stampede_runtime.gc_tuning import tune_gc
 from stampede_runtime.producer import Producer
 from stampede_runtime.tasks import TaskOwner

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from stampede_contracts import decode_event, decode_queue_update
-from stampede_runtime.consumer import ConsumerLoop, Subscription
+from stampede_runtime.consumer import ConsumerLoop
 from stampede_runtime.dead_letters import KafkaDeadLetters
+from stampede_runtime.delivery import Subscription
 from stampede_runtime.fetch_waits import FetchWaits
 from stampede_runtime.observability import configure_observability
 from stampede_runtime.producer import Producer
