@@ -169,7 +169,9 @@ class FetchPauses:
     one request per broker at a time and sends the next as soon as the last is handled
     (``Fetcher._proc_fetch_request``, which answers whether new data came; checked by a
     test), so the pause is added there, on this consumer's fetcher only. ``wake()`` ends a
-    pause longer than ``short_s`` (an idle one): messages are expected now."""
+    pause longer than ``short_s`` (an idle one): messages are expected now. ``counted``
+    is told of every answer, paused after or not (the loop's fetch-answer metric), so it
+    is installed on every loop: one that is not client-paced never pauses."""
 
     def __init__(self, pause_s: Callable[[], float], short_s: float,
                  counted: Callable[[bool], None] | None = None) -> None:
@@ -178,7 +180,7 @@ class FetchPauses:
         self._counted = counted  # told of each answer: with new data or not
         self._pausing: asyncio.Future[None] | None = None
         self._long = False
-        self.pauses = 0  # how many pauses were taken (seen by tests and benches)
+        self.pauses = 0  # how many pauses were taken (seen by tests)
 
     def install(self, consumer: AIOKafkaConsumer) -> None:
         fetcher = consumer._fetcher

@@ -264,12 +264,21 @@ async def test_an_idle_loop_paced_by_the_client_fetches_at_once_when_told_to_exp
     await ensure_topics(infra.kafka_bootstrap_servers, [topic], config=SINGLE_BROKER)
     producer, arrivals, loop = await _arrivals_at_the_end(
         infra, topic, FetchWaits(busy_ms=5, idle_ms=10_000, idle_after_s=0.1, pacing="client"))
+    went_idle = asyncio.Event()  # the fetcher was told to pause the idle wait
+    pause_s = loop.pauses._pause_s
+
+    def noting() -> float:  # (nothing yields between this and the pause's wait)
+        paused = pause_s()
+        if paused >= 10:
+            went_idle.set()
+        return paused
+
+    loop.pauses._pause_s = noting
     task = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(30):
-            await loop.caught_up.wait()
-            while not loop.pauses.idle:  # gone idle: in a 10 s pause
-                await asyncio.sleep(0.01)
+            await went_idle.wait()
+            assert loop.pauses.idle  # in a 10 s pause
             assert loop._consumer is not None
             assert loop._consumer._fetcher._fetch_max_wait_ms == 1
         await producer.send_raw(topic, b"k", b"new", ())

@@ -198,19 +198,24 @@ async def test_the_fetcher_pauses_only_after_an_answer_without_new_data():
 async def test_wake_ends_an_idle_pause_but_not_a_busy_one():
     consumer = _FetchingConsumer([False, False])
     pause = [30.0]
-    pauses = FetchPauses(lambda: pause[0], short_s=0.5)
+    asked = asyncio.Event()  # the fetcher asked how long to pause: its pause has begun
+
+    def pause_s() -> float:  # (nothing yields between this and the pause's wait)
+        asked.set()
+        return pause[0]
+
+    pauses = FetchPauses(pause_s, short_s=0.5)
     pauses.install(consumer)
     idle = asyncio.create_task(consumer._fetcher._proc_fetch_request(None, 0, None))
-    while pauses.pauses < 1:
-        await asyncio.sleep(0)
+    await asked.wait()
     pauses.wake()
     async with asyncio.timeout(5):  # a 30 s pause, ended at once
         assert await idle is False
     pause[0] = 0.2
+    asked.clear()
     started = time.monotonic()
     busy = asyncio.create_task(consumer._fetcher._proc_fetch_request(None, 0, None))
-    while pauses.pauses < 2:
-        await asyncio.sleep(0)
+    await asked.wait()
     pauses.wake()
     async with asyncio.timeout(5):
         await busy
